@@ -1,0 +1,39 @@
+# rdstats: the two set-up commands are `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export MPLBACKEND := Agg
+export PYTHONHASHSEED := 0
+
+.PHONY: demo test lint typecheck unit notebooks bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[all,test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m rdstats.demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check rdstats tests benchmarks
+	$(BIN)/ruff format --check rdstats tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+notebooks: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --nbmake notebooks
+
+test: lint typecheck unit notebooks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_foundation.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
