@@ -27,6 +27,7 @@ from rdstats.priors import BetaMixture
 Array = NDArray[np.float64]
 MAX_NODES = 50_000
 _ZCAP = 700.0
+_MAX_STEP = 0.05  # in u; keeps even a single smooth posterior sampled by > 100 nodes
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def _nodes(
         fz, fw = np.array([0.0]), np.array([1.0])
     c = float(np.median(fz))
     s = float(max(np.median(fw), 1e-3))
-    h = float(np.min(fw / (kappa * np.sqrt(s**2 + (fz - c) ** 2))))
+    h = min(float(np.min(fw / (kappa * np.sqrt(s**2 + (fz - c) ** 2)))), _MAX_STEP)
     q_lo, q_hi = quantile_range(prior_2, n_2, y2_max)
     zr, _ = iv.inverse(np.array([q_lo, q_hi]))
     z_lo = zr[0] if np.isfinite(zr[0]) else -_ZCAP
@@ -110,7 +111,7 @@ def _nodes(
 def difference_probabilities(
     prior_1: Any, n_1: float, y1_max: int,
     prior_2: Any, n_2: float, y2_max: int,
-    delta: float, upper: bool, kappa: float = 2.5,
+    delta: float, upper: bool, kappa: float = 3.0,
 ) -> Array:
     """Matrix ``P[y1, y2]`` of P(θ1 − θ2 > δ) (``upper``) or P(θ1 − θ2 <= δ)."""
     iv = _interval(prior_2, delta)

@@ -155,7 +155,7 @@ class OneArmDesign:
     >>> design = OneArmDesign(NormalMixture(1, 0, 100, sigma=2), 155,
     ...                       DecisionRule(0.95, 0.4, lower_tail=True))
     >>> design.oc([0.0, 0.4]).round(6)
-    array([0.800845, 0.04995 ])
+    array([0.800981, 0.05    ])
     """
 
     prior: Any

@@ -53,7 +53,7 @@ class DecisionRule:
     >>> rule(BetaMixture(1, 16, 6), BetaMixture(1, 4, 18))
     1
     >>> rule.margin(BetaMixture(1, 16, 6), BetaMixture(1, 4, 18)).round(4)
-    array([0.0513, 0.5806])
+    array([0.0512, 0.6874])
     """
 
     __slots__ = ("lower_tail", "prob", "threshold")

@@ -40,7 +40,7 @@ def posterior_components(prior: Any, n: float, ys: Array) -> tuple[Array, Array,
 
 def _cumulate(t: Array, low_end: Array, high_end: Array) -> tuple[Array, Array]:
     """Given steps ``t[j] = F[j] - F[j+1]`` (j < Y), return F and 1 - F for j = 0..Y."""
-    zeros = np.zeros_like(t[:1])
+    zeros = np.zeros((1, *t.shape[1:]))  # t[:1] would be empty when y_max = 0
     rev = np.concatenate([np.cumsum(t[::-1], axis=0)[::-1], zeros], axis=0)
     fwd = np.concatenate([zeros, np.cumsum(t, axis=0)], axis=0)
     return high_end[None] + rev, low_end[None] + fwd

@@ -337,6 +337,7 @@ def _scalar_or_array(out: Any) -> NDArray[np.float64] | float:
 def _continuous_quantile(
     dist: Mixture, q: NDArray[np.float64], lo: NDArray[np.float64], hi: NDArray[np.float64]
 ) -> NDArray[np.float64]:
+    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)  # 0-d for scalar q
     out = lo.copy()
     need = hi > lo
     if not need.any():
@@ -344,6 +345,15 @@ def _continuous_quantile(
 
     def f(x: NDArray[np.float64], qq: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.asarray(dist.cdf(x), dtype=float) - qq
+
+    # The root can sit on an end of the bracket (a component of negligible or zero weight,
+    # e.g. after a posterior update); rounding then leaves no sign change to bracket.
+    f_lo, f_hi = f(lo, q), f(hi, q)
+    at_hi = need & (f_lo < 0) & (f_hi <= 0)
+    out[at_hi] = hi[at_hi]
+    need &= (f_lo < 0) & (f_hi > 0)
+    if not need.any():
+        return out
 
     res = elementwise.find_root(
         f, (lo[need], hi[need]), args=(q[need],),
@@ -383,8 +393,13 @@ class MixtureBatch:
         self._template = template
         self.weights = readonly(np.asarray(weights, dtype=float))
         self.params = tuple(readonly(np.asarray(p, dtype=float)) for p in params)
-        for name, p in zip(template._param_names, self.params, strict=True):
-            setattr(self, name, p)
+
+    def param(self, name: str) -> NDArray[np.float64]:
+        """Component parameter ``name`` (e.g. ``"a"``, ``"mean"``) of every mixture, (N, K)."""
+        names = self._template._param_names
+        if name not in names:
+            raise ValueError(f"name must be one of {names}, got {name!r}")
+        return self.params[names.index(name)]
 
     def __len__(self) -> int:
         return int(self.weights.shape[0])

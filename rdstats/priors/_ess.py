@@ -70,9 +70,25 @@ def _fisher(dist: Mixture, family: Family | None, sigma: float | None) -> Callab
 
 
 def _lir_integral(dist: Mixture, fisher: Callable[[Array], Array]) -> float:
-    """E_p[ i_p(x) / i_F(x) ], summed component by component with adaptive quadrature."""
+    """E_p[ i_p(x) / i_F(x) ], summed component by component with adaptive quadrature.
+
+    For beta mixtures the integrand can have integrable singularities at both 0 and 1
+    (a or b close to 1). Near 1 the double-precision ``1 - x`` resolves only 1e-16, which
+    loses much of such a singularity's mass, so the upper half is integrated as the lower
+    half of the mirrored mixture (x -> 1 - x, a <-> b), which has the same ratio.
+    """
+    if isinstance(dist, BetaMixture):
+        mirror = BetaMixture(dist.weights, dist.b, dist.a)
+        return float(_lir_part(dist, fisher, 0.5) + _lir_part(mirror, fisher, 0.5))
+    return float(_lir_part(dist, fisher, None))
+
+
+def _lir_part(dist: Mixture, fisher: Callable[[Array], Array], upper: float | None) -> float:
+    """The ELIR integral over the support, truncated at ``upper`` when given."""
     d = dist._frozen()
     lo, hi = dist.support
+    if upper is not None:
+        hi = min(hi, upper)
     qs = np.asarray(d.ppf(np.array([1e-10, 0.001, 0.1, 0.5, 0.9, 0.999, 1 - 1e-10])[:, None]))
 
     def lir(x: float) -> float:
@@ -85,11 +101,17 @@ def _lir_integral(dist: Mixture, fisher: Callable[[Array], Array]) -> float:
             continue
         comp_pdf = dist._dist(*(p[k] for p in dist._params())).pdf
         pts = sorted({float(v) for v in qs[:, k] if lo < v < hi})
+        if not pts:
+            part, _ = integrate.quad(lambda x, f=comp_pdf: f(x) * lir(x), lo, hi, limit=200)
+            total += wk * part
+            continue
         a, b = pts[0], pts[-1]
-        inner, _ = integrate.quad(
-            lambda x, f=comp_pdf: f(x) * lir(x), a, b, points=pts[1:-1] or None,
-            limit=400, epsabs=1e-12, epsrel=1e-10,
-        )
+        inner = 0.0
+        if b > a:
+            inner, _ = integrate.quad(
+                lambda x, f=comp_pdf: f(x) * lir(x), a, b, points=pts[1:-1] or None,
+                limit=400, epsabs=1e-12, epsrel=1e-10,
+            )
         left, _ = integrate.quad(lambda x, f=comp_pdf: f(x) * lir(x), lo, a, limit=200)
         right, _ = integrate.quad(lambda x, f=comp_pdf: f(x) * lir(x), b, hi, limit=200)
         total += wk * (inner + left + right)

@@ -116,6 +116,10 @@ class GammaMixture(Mixture):
             d = as_float_array(data, "data")
             if d.ndim != 1 or d.size == 0:
                 raise ValueError(f"data must be a non-empty 1-D sequence, got shape {d.shape}")
+            if self.likelihood == "poisson":
+                as_int_array(d, "data")  # each count a non-negative integer
+            else:
+                check_positive(d, "data")  # each time strictly positive
             total, n = float(d.sum()), d.size
         if total is None or n is None:
             raise TypeError("posterior() needs total= and n= (or data=)")

@@ -53,7 +53,7 @@ def robustify(
     --------
     >>> from rdstats.priors import BetaMixture, robustify
     >>> rob = robustify(BetaMixture([0.2, 0.8], [8, 10], [3, 2]), weight=0.1, mean=0.5)
-    >>> rob.weights, rob.a[-1], rob.b[-1]
+    >>> rob.weights, float(rob.a[-1]), float(rob.b[-1])
     (array([0.18, 0.72, 0.1 ]), 1.0, 1.0)
     """
     w = float(check_probability(weight, "weight", open_interval=True))

@@ -209,8 +209,8 @@ def main() -> None:  # noqa: C901 - one flat list of cases
 
     for d, r, n in ((beta_post_prior, 18, 20), (beta_rob, 3, 12), (beta_3, 0, 7)):
         w, a, b = beta_posterior(d, r, n)
-        add(f"beta posterior {d['weights']} r={r} n={n}", "posterior",
-            {"dist": d, "data": {"r": r, "n": n}}, {"weights": w, "a": a, "b": b},
+        add(f"beta posterior {d['weights']} r={r} n={n}", "components",
+            {"dist": d, "posterior": {"r": r, "n": n}}, {"weights": w, "a": a, "b": b},
             {"rel": 1e-12}, "w_k B(a_k + r, b_k + n - r) / B(a_k, b_k), normalised")
 
     def gamma_posterior(d, total, n):
@@ -233,8 +233,8 @@ def main() -> None:  # noqa: C901 - one flat list of cases
 
     for d, total, n in ((gamma_rob, 12, 5), (gamma_rob, 40, 5), (gamma_rob_exp, 3.5, 9)):
         w, s, r = gamma_posterior(d, total, n)
-        add(f"gamma ({d['likelihood']}) posterior total={total} n={n}", "posterior",
-            {"dist": d, "data": {"total": total, "n": n}}, {"weights": w, "shape": s, "rate": r},
+        add(f"gamma ({d['likelihood']}) posterior total={total} n={n}", "components",
+            {"dist": d, "posterior": {"total": total, "n": n}}, {"weights": w, "shape": s, "rate": r},
             {"rel": 1e-12}, "gamma-Poisson / gamma-exponential marginal likelihoods")
 
     def norm_posterior(d, y, se):
@@ -252,8 +252,8 @@ def main() -> None:  # noqa: C901 - one flat list of cases
 
     for d, y, se in ((norm_rob, 6.0, 1.5), (norm_nm, -1.0, 1.0)):
         w, m, s = norm_posterior(d, y, se)
-        add(f"normal posterior {d['weights']} mean={y} se={se}", "posterior",
-            {"dist": d, "data": {"mean": y, "se": se}}, {"weights": w, "mean": m, "sd": s},
+        add(f"normal posterior {d['weights']} mean={y} se={se}", "components",
+            {"dist": d, "posterior": {"mean": y, "se": se}}, {"weights": w, "mean": m, "sd": s},
             {"rel": 1e-12}, "normal-normal update with N(m_k, s_k^2 + se^2) marginals")
 
     # ---------------------------------------------------------------- predictive
@@ -262,8 +262,8 @@ def main() -> None:  # noqa: C901 - one flat list of cases
                        for w, a, b in comps(d))
 
     bb = {"class": "BetaMixture", "weights": [0.8, 0.2], "a": [15, 1], "b": [50, 1]}
-    add("beta-binomial predictive pmf 0..10", "predictive_pmf", {"dist": bb, "n": 10,
-        "x": list(range(11))}, [f(betabinom_pmf(bb, 10, k)) for k in range(11)],
+    add("beta-binomial predictive pmf 0..10", "cdf_pdf", {"dist": bb, "predictive_n": 10,
+        "x": list(range(11))}, {"pdf": [f(betabinom_pmf(bb, 10, k)) for k in range(11)]},
         {"rel": 1e-12}, "C(n,k) B(k+a, n-k+b) / B(a,b) mixed over components")
 
     def nb_pmf(d, n, k):
@@ -274,9 +274,9 @@ def main() -> None:  # noqa: C901 - one flat list of cases
             for w, a, r in comps(d)
         )
 
-    add("gamma-Poisson predictive pmf, exposure 2.5", "predictive_pmf",
-        {"dist": gamma_rob, "n": 2.5, "x": [0, 5, 10, 12, 20, 30]},
-        [f(nb_pmf(gamma_rob, 2.5, k)) for k in (0, 5, 10, 12, 20, 30)], {"rel": 1e-11},
+    add("gamma-Poisson predictive pmf, exposure 2.5", "cdf_pdf",
+        {"dist": gamma_rob, "predictive_n": 2.5, "x": [0, 5, 10, 12, 20, 30]},
+        {"pdf": [f(nb_pmf(gamma_rob, 2.5, k)) for k in (0, 5, 10, 12, 20, 30)]}, {"rel": 1e-11},
         "negative binomial NB(a_k, b_k / (b_k + n)) mixed over components")
 
     def gtime_cdf(d, n, t):
@@ -291,8 +291,8 @@ def main() -> None:  # noqa: C901 - one flat list of cases
         )
 
     xs = [0.1, 0.5, 1.0, 2.0, 5.0]
-    add("gamma-exponential predictive total time of 3 events", "predictive_cdf_pdf",
-        {"dist": gamma_rob_exp, "n": 3, "x": xs},
+    add("gamma-exponential predictive total time of 3 events", "cdf_pdf",
+        {"dist": gamma_rob_exp, "predictive_n": 3, "x": xs},
         {"cdf": [f(gtime_cdf(gamma_rob_exp, 3, x)) for x in xs],
          "pdf": [f(gtime_pdf(gamma_rob_exp, 3, x)) for x in xs]}, {"rel": 1e-11},
         "compound gamma: P(T <= t) = I_{t/(b+t)}(n, a), density b^a t^(n-1)/(B(n,a)(b+t)^(n+a))")
@@ -459,13 +459,45 @@ def main() -> None:  # noqa: C901 - one flat list of cases
                             ("gamma mixture, Poisson", gamma_rob, (4.5, 5.2)),
                             ("gamma mixture, exponential", gamma_exp_only, (4.5, 5.2))):
         add(f"ess morita: {label}", "ess", {"dist": d, "method": "morita"},
-            f(morita(d, start)), {"rel": 1e-9},
+            f(morita(d, start)), {"rel": 1e-7},
             "Neuenschwander et al. (2020) eq. 9 form of Morita-Thall-Mueller at the exact "
             "mode (mpmath findroot of p'(x)), eps-information prior of sample size 1/s, "
             "s=100, expected Fisher information over the one-observation predictive")
 
-    OUT.write_text(json.dumps({"description": __doc__.strip().splitlines()[0],
-                               "cases": cases}, indent=1) + "\n")
+    # ---------------------------------------------------------------- conjugate identities
+    # ELIR = E[i_p / i_F]. One Be(a, b): (a-1) E[(1-x)/x] + (b-1) E[x/(1-x)] = b + a (a, b > 1).
+    # N(m, s) with sampling sd sigma: sigma^2 / s^2. Ga(a, b), Poisson: (a-1) E[1/x] = b
+    # (a > 1); exponential: i_p / i_F = (a-1)/x^2 * x^2 = a - 1 exactly. Moment ESS:
+    # a + b, sigma^2 / s^2, b (Poisson) and a (exponential: mean^2 / var).
+    ident = "analytic identity for one conjugate component (derivation in the script)"
+    for a, b in ((2, 3), (1.5, 20), (30, 4.5)):
+        d = {"class": "BetaMixture", "weights": [1.0], "a": [a], "b": [b]}
+        for meth in ("elir", "moment"):
+            add(f"ess {meth}: Be({a}, {b}) = a + b", "ess", {"dist": d, "method": meth},
+                a + b, {"rel": 1e-9}, ident)
+    for m, sd, sig in ((0.0, 2.0, 10.0), (-3.0, 0.5, 1.0)):
+        d = {"class": "NormalMixture", "weights": [1.0], "mean": [m], "sd": [sd], "sigma": sig}
+        for meth in ("elir", "moment"):
+            add(f"ess {meth}: N({m}, {sd}), sigma={sig} = sigma^2/s^2", "ess",
+                {"dist": d, "method": meth}, sig**2 / sd**2, {"rel": 1e-9}, ident)
+    for a, b in ((20.0, 4.0), (2.5, 0.5)):
+        d = {"class": "GammaMixture", "weights": [1.0], "shape": [a], "rate": [b],
+             "likelihood": "poisson"}
+        for meth in ("elir", "moment"):
+            add(f"ess {meth}: Ga({a}, {b}), Poisson = rate", "ess", {"dist": d, "method": meth},
+                b, {"rel": 1e-9}, ident)
+        d = dict(d, likelihood="exp")
+        add(f"ess elir: Ga({a}, {b}), exponential = shape - 1", "ess",
+            {"dist": d, "method": "elir"}, a - 1, {"rel": 1e-9}, ident)
+        add(f"ess moment: Ga({a}, {b}), exponential = shape", "ess",
+            {"dist": d, "method": "moment"}, a, {"rel": 1e-9}, ident)
+
+    doc = {
+        "description": __doc__.strip().splitlines()[0],
+        "schema": "as tests/reference/priors.json",
+        "cases": cases,
+    }
+    OUT.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"wrote {len(cases)} cases to {OUT}", file=sys.stderr)
 
 
