@@ -1,2 +1,3 @@
 """rdstats: Bayesian design and analysis of clinical trials in very small populations."""
+
 __version__ = "0.1.0"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -13,7 +13,7 @@ from rdstats.priors import BetaMixture, GammaMixture, NormalMixture
 from rdstats.priors._kernels import normal_update, reweight
 
 Array = NDArray[np.float64]
-Endpoint = Literal["binomial", "normal", "poisson"]
+Endpoint = str  # "binomial", "normal" or "poisson"
 
 
 def endpoint_of(prior: Any, name: str) -> Endpoint:
@@ -44,8 +44,10 @@ def check_n(n: Any, name: str, endpoint: Endpoint, *, allow_zero: bool) -> float
     if endpoint == "poisson":
         v = as_float_array(n, name)
         if v.ndim or v < 0 or (v == 0 and not allow_zero):
-            raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
-                             f"exposure, got {n!r}")
+            raise ValueError(
+                f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
+                f"exposure, got {n!r}"
+            )
         return float(v)
     iv = as_int_array(n, name, minimum=0 if allow_zero else 1)
     if iv.ndim:
@@ -63,7 +65,7 @@ def check_theta(theta: ArrayLike, name: str, endpoint: Endpoint) -> Array:
     return t
 
 
-def sampling_pmf(endpoint: Endpoint, n: float, theta: Array, y: Array) -> Array:
+def sampling_pmf(endpoint: Endpoint, n: float, theta: Array, y: ArrayLike) -> Array:
     """P(Y = y | θ) for every θ (rows) and y (columns)."""
     th = theta[..., None]
     if endpoint == "binomial":

@@ -72,8 +72,15 @@ def _interval(prior: Any, delta: float) -> _Interval:
 
 
 def _nodes(
-    iv: _Interval, prior_1: Any, n_1: float, y1_max: int, prior_2: Any, n_2: float,
-    y2_max: int, delta: float, kappa: float,
+    iv: _Interval,
+    prior_1: Any,
+    n_1: float,
+    y1_max: int,
+    prior_2: Any,
+    n_2: float,
+    y2_max: int,
+    delta: float,
+    kappa: float,
 ) -> tuple[Array, Array]:
     m2, s2 = natural_moments(prior_2, n_2, y2_max)
     m1, s1 = natural_moments(prior_1, n_1, y1_max)
@@ -109,9 +116,15 @@ def _nodes(
 
 
 def difference_probabilities(
-    prior_1: Any, n_1: float, y1_max: int,
-    prior_2: Any, n_2: float, y2_max: int,
-    delta: float, upper: bool, kappa: float = 3.0,
+    prior_1: Any,
+    n_1: float,
+    y1_max: int,
+    prior_2: Any,
+    n_2: float,
+    y2_max: int,
+    delta: float,
+    upper: bool,
+    kappa: float = 3.0,
 ) -> Array:
     """Matrix ``P[y1, y2]`` of P(θ1 − θ2 > δ) (``upper``) or P(θ1 − θ2 <= δ)."""
     iv = _interval(prior_2, delta)

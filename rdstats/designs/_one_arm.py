@@ -36,8 +36,9 @@ def rule_kind(rule: DecisionRule) -> str:
     return "mixed"
 
 
-def _discrete_criterion(prior: Any, n: float, endpoint: str, thr: float, prob: float,
-                        lower_tail: bool) -> float:
+def _discrete_criterion(
+    prior: Any, n: float, endpoint: str, thr: float, prob: float, lower_tail: bool
+) -> float:
     """Critical count: first y where an upper-tail criterion holds, last y where a
     lower-tail one holds (criteria are monotone in y)."""
     y_max = int(n) if endpoint == "binomial" else 64
@@ -74,7 +75,9 @@ def _normal_criterion(prior: Any, n: float, thr: float, prob: float, lower_tail:
     return float(optimize.brentq(f, lo, hi, xtol=1e-12, rtol=1e-14, maxiter=500))
 
 
-def one_arm_interval(prior: Any, n: float, rule: DecisionRule, endpoint: str) -> tuple[float, float]:
+def one_arm_interval(
+    prior: Any, n: float, rule: DecisionRule, endpoint: str
+) -> tuple[float, float]:
     """Success interval [lower, upper] of the sufficient statistic."""
     lower, upper = -np.inf, np.inf
     if endpoint != "normal":
@@ -115,8 +118,10 @@ def smallest_n(evaluate: Any, target: float, n_min: int, n_max: int) -> int:
     for n in range(n_min, n_max + 1):
         if evaluate(n) >= target:
             return n
-    raise ValueError(f"target={target} is not reached for any n in {n_min}..{n_max}; "
-                     "raise n_max or relax the target")
+    raise ValueError(
+        f"target={target} is not reached for any n in {n_min}..{n_max}; "
+        "raise n_max or relax the target"
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,18 +187,24 @@ class OneArmDesign:
         """Success interval of the sufficient statistic (responders, events or mean)."""
         lo, hi = self._interval()
         top = self.n if self.endpoint == "binomial" else np.inf
-        crit = critical_values(np.array([lo]), np.array([hi]), rule_kind(self.rule), top,
-                               self.endpoint == "normal")
+        crit = critical_values(
+            np.array([lo]), np.array([hi]), rule_kind(self.rule), top, self.endpoint == "normal"
+        )
         table = pd.DataFrame({"lower": [lo], "upper": [hi], "critical": crit})
-        return Boundary(table, "mean" if self.endpoint == "normal" else "y", self.endpoint,
-                        provenance(self.to_dict()))
+        return Boundary(
+            table,
+            "mean" if self.endpoint == "normal" else "y",
+            self.endpoint,
+            provenance(self.to_dict()),
+        )
 
     def oc(self, theta: ArrayLike) -> float | Array:
         """Exact probability of a positive decision when the true parameter is ``theta``."""
         th = check_theta(theta, "theta", self.endpoint)
         lo, hi = self._interval()
-        out = interval_probability(self.endpoint, self.n, lo, hi,
-                                   sampling_dist(self.endpoint, self.n, th, self.prior))
+        out = interval_probability(
+            self.endpoint, self.n, lo, hi, sampling_dist(self.endpoint, self.n, th, self.prior)
+        )
         out = np.clip(out, 0.0, 1.0)
         return float(out) if out.ndim == 0 else out
 
@@ -202,16 +213,18 @@ class OneArmDesign:
         (the design prior; defaults to the analysis prior)."""
         dist = self.prior if dist_1 is None else dist_1
         if type(dist) is not type(self.prior):
-            raise TypeError(f"dist_1 must be a {type(self.prior).__name__}, got "
-                            f"{type(dist).__name__}")
+            raise TypeError(
+                f"dist_1 must be a {type(self.prior).__name__}, got {type(dist).__name__}"
+            )
         if self.endpoint == "normal" and dist.sigma is None:
             dist = dist.with_sigma(self.prior.sigma)
         lo, hi = self._interval()
         pred = dist.predictive(self.n)
         return float(np.clip(interval_probability(self.endpoint, self.n, lo, hi, pred), 0, 1))
 
-    def sample_size(self, theta: ArrayLike, target: float = 0.8, *, n_min: int = 1,
-                    n_max: int = 1000) -> int:
+    def sample_size(
+        self, theta: ArrayLike, target: float = 0.8, *, n_min: int = 1, n_max: int = 1000
+    ) -> int:
         """Smallest n whose probability of success is at least ``target`` at every θ given."""
         th = check_theta(theta, "theta", self.endpoint)
 
@@ -224,13 +237,24 @@ class OneArmDesign:
     def summary(self) -> pd.DataFrame:
         """Design description with its success interval."""
         lo, hi = self._interval()
-        return pd.DataFrame({"endpoint": [self.endpoint], "n": [self.n],
-                             "rule": [repr(self.rule)], "lower": [lo], "upper": [hi]})
+        return pd.DataFrame(
+            {
+                "endpoint": [self.endpoint],
+                "n": [self.n],
+                "rule": [repr(self.rule)],
+                "lower": [lo],
+                "upper": [hi],
+            }
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe description."""
-        return {"design": "OneArmDesign", "prior": self.prior.to_dict(), "n": self.n,
-                "rule": self.rule.to_dict()}
+        return {
+            "design": "OneArmDesign",
+            "prior": self.prior.to_dict(),
+            "n": self.n,
+            "rule": self.rule.to_dict(),
+        }
 
     def _repr_html_(self) -> str:
         return "<p><b>OneArmDesign</b></p>" + self.summary().to_html()

@@ -65,8 +65,9 @@ def critical_values(
 ) -> np.ndarray:
     """RBesT-style critical values from success intervals."""
     if continuous:
-        return lower if kind == "upper" else upper if kind == "lower" else np.full(lower.shape,
-                                                                                    np.nan)
+        return (
+            lower if kind == "upper" else upper if kind == "lower" else np.full(lower.shape, np.nan)
+        )
     if kind == "upper":
         return np.where(lower > upper, top, lower - 1)
     if kind == "lower":

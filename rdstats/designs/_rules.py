@@ -75,9 +75,7 @@ class DecisionRule:
         k = max(p.size, t.size, lt_raw.size)
         for name, arr in (("prob", p), ("threshold", t), ("lower_tail", lt_raw)):
             if arr.ndim != 1 or arr.size not in (1, k):
-                raise ValueError(
-                    f"{name} has {arr.size} entries but the rule has {k} criteria"
-                )
+                raise ValueError(f"{name} has {arr.size} entries but the rule has {k} criteria")
         for name, arr in (
             ("prob", np.broadcast_to(p, (k,)).copy()),
             ("threshold", np.broadcast_to(t, (k,)).copy()),

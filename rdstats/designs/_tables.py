@@ -61,8 +61,12 @@ def tail_table(prior: Any, n: float, y_max: int, x: Array, upper: bool) -> Array
             f_top = special.betainc(a + n, b, xc)  # y = n
             s_bottom = special.betaincc(a, b + n, xc)  # y = 0
             big_a, big_b = pa[:-1, None, :], pb[:-1, None, :]
-            log_t = (big_a * np.log(xc) + (big_b - 1) * np.log1p(-xc)
-                     - np.log(big_a) - special.betaln(big_a, big_b))
+            log_t = (
+                big_a * np.log(xc)
+                + (big_b - 1) * np.log1p(-xc)
+                - np.log(big_a)
+                - special.betaln(big_a, big_b)
+            )
         steps = np.nan_to_num(np.exp(log_t), nan=0.0)
         cdf, sf = _cumulate(steps, s_bottom, f_top)
         below, above = x[None, :, None] <= 0, x[None, :, None] >= 1

@@ -33,18 +33,28 @@ _TRUNC = 1e-13  # Poisson tail mass left out of the outcome space
 _GH_NODES = 96
 
 
-def _normal_prob(prior_1: Any, n_1: float, prior_2: Any, n_2: float, y1: Array, y2: Array,
-                 delta: float, lower_tail: bool) -> Array:
+def _normal_prob(
+    prior_1: Any,
+    n_1: float,
+    prior_2: Any,
+    n_2: float,
+    y1: Array,
+    y2: Array,
+    delta: float,
+    lower_tail: bool,
+) -> Array:
     """P(θ1 − θ2 <= δ) or P(θ1 − θ2 > δ) for observed means (closed form)."""
     w1, m1, s1 = normal_posterior(prior_1, y1, normal_se(prior_1, n_1))
     if n_2 > 0:
         w2, m2, s2 = normal_posterior(prior_2, y2, normal_se(prior_2, n_2))
     else:
         m, v = prior_2._component_moments()
-        w2, m2, s2 = (np.broadcast_to(a, (y1.size, a.size)) for a in (prior_2.weights, m,
-                                                                        np.sqrt(v)))
-    z = (delta - (m1[:, :, None] - m2[:, None, :])) / np.sqrt(s1[:, :, None] ** 2
-                                                              + s2[:, None, :] ** 2)
+        w2, m2, s2 = (
+            np.broadcast_to(a, (y1.size, a.size)) for a in (prior_2.weights, m, np.sqrt(v))
+        )
+    z = (delta - (m1[:, :, None] - m2[:, None, :])) / np.sqrt(
+        s1[:, :, None] ** 2 + s2[:, None, :] ** 2
+    )
     p = special.ndtr(z) if lower_tail else special.ndtr(-z)
     return np.einsum("mj,mk,mjk->m", w1, w2, p)
 
@@ -101,8 +111,10 @@ class TwoArmDesign:
         e1 = endpoint_of(self.prior_1, "prior_1")
         e2 = endpoint_of(self.prior_2, "prior_2")
         if e1 != e2:
-            raise TypeError(f"prior_1 and prior_2 must be of the same family, got "
-                            f"{type(self.prior_1).__name__} and {type(self.prior_2).__name__}")
+            raise TypeError(
+                f"prior_1 and prior_2 must be of the same family, got "
+                f"{type(self.prior_1).__name__} and {type(self.prior_2).__name__}"
+            )
         object.__setattr__(self, "n_1", check_n(self.n_1, "n_1", e1, allow_zero=False))
         object.__setattr__(self, "n_2", check_n(self.n_2, "n_2", e1, allow_zero=True))
         if not isinstance(self.rule, DecisionRule):
@@ -123,10 +135,12 @@ class TwoArmDesign:
         cache = self.__dict__.setdefault("_cache_decisions", {})
         if key not in cache:
             d = np.ones((y1_max + 1, y2_max + 1), dtype=bool)
-            for p, t, lt in zip(self.rule.prob, self.rule.threshold, self.rule.lower_tail,
-                                strict=True):
-                prob = difference_probabilities(self.prior_1, self.n_1, y1_max, self.prior_2,
-                                                self.n_2, y2_max, float(t), not lt)
+            for p, t, lt in zip(
+                self.rule.prob, self.rule.threshold, self.rule.lower_tail, strict=True
+            ):
+                prob = difference_probabilities(
+                    self.prior_1, self.n_1, y1_max, self.prior_2, self.n_2, y2_max, float(t), not lt
+                )
                 d &= prob > p
             d.flags.writeable = False
             cache[key] = d
@@ -145,24 +159,34 @@ class TwoArmDesign:
         upper = np.full(y2.shape, np.inf)
         se1 = normal_se(self.prior_1, self.n_1)
         scale = 20 * (self.prior_1.sd() + self.prior_2.sd() + se1) + np.ptp(self.rule.threshold)
-        for p, t, lt in zip(self.rule.prob, self.rule.threshold, self.rule.lower_tail,
-                            strict=True):
+        for p, t, lt in zip(self.rule.prob, self.rule.threshold, self.rule.lower_tail, strict=True):
 
-            def f(y1: Array, y2v: Array, t: float = float(t), lt: bool = bool(lt),
-                  p: float = float(p)) -> Array:
+            def f(
+                y1: Array, y2v: Array, t: float = float(t), lt: bool = bool(lt), p: float = float(p)
+            ) -> Array:
                 shape = np.broadcast_shapes(y1.shape, y2v.shape)
                 y1b, y2b = np.broadcast_to(y1, shape).ravel(), np.broadcast_to(y2v, shape).ravel()
-                out = _normal_prob(self.prior_1, self.n_1, self.prior_2, self.n_2, y1b, y2b, t,
-                                   True) - p if lt else p - _normal_prob(
-                    self.prior_1, self.n_1, self.prior_2, self.n_2, y1b, y2b, t, False)
+                out = (
+                    _normal_prob(self.prior_1, self.n_1, self.prior_2, self.n_2, y1b, y2b, t, True)
+                    - p
+                    if lt
+                    else p
+                    - _normal_prob(
+                        self.prior_1, self.n_1, self.prior_2, self.n_2, y1b, y2b, t, False
+                    )
+                )
                 return out.reshape(shape)
 
             x0 = y2 + t if self.n_2 > 0 else np.full(y2.shape, self.prior_2.mean() + t)
             br = elementwise.bracket_root(f, x0 - scale, x0 + scale, args=(y2,), maxiter=200)
             if not np.all(br.success):
                 raise RuntimeError("could not bracket the decision boundary")
-            res = elementwise.find_root(f, (br.bracket[0], br.bracket[1]), args=(y2,),
-                                        tolerances={"xatol": 1e-10, "xrtol": 1e-14})
+            res = elementwise.find_root(
+                f,
+                (br.bracket[0], br.bracket[1]),
+                args=(y2,),
+                tolerances={"xatol": 1e-10, "xrtol": 1e-14},
+            )
             if lt:
                 upper = np.minimum(upper, res.x)
             else:
@@ -188,7 +212,9 @@ class TwoArmDesign:
             else:
                 pred = self.prior_2.predictive(self.n_2)
                 lo, hi = np.asarray(pred.ppf([1e-6, 1 - 1e-6]), dtype=float)
-                y2v = np.arange(0, hi + 1) if self.endpoint == "poisson" else np.linspace(lo, hi, 41)
+                y2v = (
+                    np.arange(0, hi + 1) if self.endpoint == "poisson" else np.linspace(lo, hi, 41)
+                )
         else:
             y2v = np.atleast_1d(np.asarray(y2, dtype=float))
         if self.endpoint == "normal":
@@ -197,21 +223,30 @@ class TwoArmDesign:
         else:
             y2i = y2v.astype(int)
             y1_max = int(self.n_1) if self.endpoint == "binomial" else None
-            d = self._poisson_extended(int(y2i.max())) if y1_max is None else \
-                self.decision_matrix()
+            d = self._poisson_extended(int(y2i.max())) if y1_max is None else self.decision_matrix()
             cols = d[:, y2i]
             anyy = cols.any(axis=0)
             lower = np.where(anyy, np.argmax(cols, axis=0), d.shape[0]).astype(float)
-            upper = np.where(anyy, d.shape[0] - 1 - np.argmax(cols[::-1], axis=0), -1).astype(
-                float)
+            upper = np.where(anyy, d.shape[0] - 1 - np.argmax(cols[::-1], axis=0), -1).astype(float)
             if self.endpoint == "poisson":
                 upper = np.where(anyy & cols[-1], np.inf, upper)
             top = float(self.n_1) if self.endpoint == "binomial" else np.inf
-        table = pd.DataFrame({"y2": y2v, "lower": lower, "upper": upper,
-                              "critical": critical_values(lower, upper, rule_kind(self.rule), top,
-                                                          self.endpoint == "normal")})
-        return Boundary(table, "mean" if self.endpoint == "normal" else "y", self.endpoint,
-                        provenance(self.to_dict()))
+        table = pd.DataFrame(
+            {
+                "y2": y2v,
+                "lower": lower,
+                "upper": upper,
+                "critical": critical_values(
+                    lower, upper, rule_kind(self.rule), top, self.endpoint == "normal"
+                ),
+            }
+        )
+        return Boundary(
+            table,
+            "mean" if self.endpoint == "normal" else "y",
+            self.endpoint,
+            provenance(self.to_dict()),
+        )
 
     def _poisson_extended(self, y2_max: int) -> Array:
         """Poisson decisions with arm 1's range grown until every flip is inside it."""
@@ -278,8 +313,9 @@ class TwoArmDesign:
             d2 = d2 if d2.sigma is not None else d2.with_sigma(self.prior_2.sigma)
             if self.n_2 == 0:
                 lo, hi = self._normal_interval(np.zeros(1))
-                return float(interval_probability("normal", self.n_1, lo[0], hi[0],
-                                                  d1.predictive(self.n_1)))
+                return float(
+                    interval_probability("normal", self.n_1, lo[0], hi[0], d1.predictive(self.n_1))
+                )
             pred2 = d2.predictive(self.n_2)
             u, w = special.roots_legendre(_GH_NODES * 2)
             y2 = np.asarray(pred2.ppf((u + 1) / 2), dtype=float)
@@ -297,12 +333,22 @@ class TwoArmDesign:
             if hi1 >= d.shape[0]:
                 d = self.decision_matrix(hi1, hi2)
         p1 = np.asarray(pred1.pdf(np.arange(d.shape[0])), dtype=float)
-        p2 = (np.asarray(d2.predictive(self.n_2).pdf(np.arange(d.shape[1])), dtype=float)
-              if self.n_2 else np.ones(1))
+        p2 = (
+            np.asarray(d2.predictive(self.n_2).pdf(np.arange(d.shape[1])), dtype=float)
+            if self.n_2
+            else np.ones(1)
+        )
         return float(np.clip(p1 @ d.astype(float) @ p2, 0.0, 1.0))
 
-    def sample_size(self, theta_1: ArrayLike, theta_2: ArrayLike | None = None,
-                    target: float = 0.8, *, n_min: int = 1, n_max: int = 1000) -> int:
+    def sample_size(
+        self,
+        theta_1: ArrayLike,
+        theta_2: ArrayLike | None = None,
+        target: float = 0.8,
+        *,
+        n_min: int = 1,
+        n_max: int = 1000,
+    ) -> int:
         """Smallest ``n_1`` (with ``n_2 / n_1`` fixed) whose OC reaches ``target`` at every
         (θ1, θ2) given."""
         ratio = self.n_2 / self.n_1
@@ -316,19 +362,32 @@ class TwoArmDesign:
 
     def summary(self) -> pd.DataFrame:
         """Design description."""
-        return pd.DataFrame({"endpoint": [self.endpoint], "n_1": [self.n_1], "n_2": [self.n_2],
-                             "rule": [repr(self.rule)]})
+        return pd.DataFrame(
+            {
+                "endpoint": [self.endpoint],
+                "n_1": [self.n_1],
+                "n_2": [self.n_2],
+                "rule": [repr(self.rule)],
+            }
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe description."""
-        return {"design": "TwoArmDesign", "prior_1": self.prior_1.to_dict(), "n_1": self.n_1,
-                "prior_2": self.prior_2.to_dict(), "n_2": self.n_2, "rule": self.rule.to_dict()}
+        return {
+            "design": "TwoArmDesign",
+            "prior_1": self.prior_1.to_dict(),
+            "n_1": self.n_1,
+            "prior_2": self.prior_2.to_dict(),
+            "n_2": self.n_2,
+            "rule": self.rule.to_dict(),
+        }
 
     def _repr_html_(self) -> str:
         return "<p><b>TwoArmDesign</b></p>" + self.summary().to_html()
 
-    def plot(self, ax: Any = None, theta: ArrayLike | None = None, theta_2: Any = None,
-             **kwargs: Any) -> Any:
+    def plot(
+        self, ax: Any = None, theta: ArrayLike | None = None, theta_2: Any = None, **kwargs: Any
+    ) -> Any:
         """OC curve against θ1 at fixed θ2 (default: arm 2's prior mean)."""
         from rdstats.plotting import plot_oc
 

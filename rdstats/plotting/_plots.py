@@ -40,13 +40,22 @@ def plot_boundary(boundary: Any, ax: Any = None, **kwargs: Any) -> Any:
     tab = boundary.table
     if "y2" in tab and tab["y2"].notna().all() and len(tab) > 1:
         lo = tab["lower"].to_numpy(float)
-        hi = np.minimum(tab["upper"].to_numpy(float), np.nanmax(np.where(
-            np.isfinite(tab["upper"]), tab["upper"], np.nan)) if np.isfinite(
-            tab["upper"]).any() else tab["lower"].max() * 1.5 + 1)
+        hi = np.minimum(
+            tab["upper"].to_numpy(float),
+            np.nanmax(np.where(np.isfinite(tab["upper"]), tab["upper"], np.nan))
+            if np.isfinite(tab["upper"]).any()
+            else tab["lower"].max() * 1.5 + 1,
+        )
         ok = lo <= hi
-        ax.fill_between(tab["y2"], np.where(ok, lo, np.nan), np.where(ok, hi, np.nan),
-                        step="mid" if boundary.statistic == "y" else None, alpha=0.4,
-                        label="positive decision", **kwargs)
+        ax.fill_between(
+            tab["y2"],
+            np.where(ok, lo, np.nan),
+            np.where(ok, hi, np.nan),
+            step="mid" if boundary.statistic == "y" else None,
+            alpha=0.4,
+            label="positive decision",
+            **kwargs,
+        )
         ax.set_xlabel("arm 2 statistic")
         ax.set_ylabel("arm 1 statistic")
         ax.legend()
@@ -60,8 +69,9 @@ def plot_boundary(boundary: Any, ax: Any = None, **kwargs: Any) -> Any:
     return ax
 
 
-def plot_oc(design: Any, ax: Any = None, theta: ArrayLike | None = None, theta_2: Any = None,
-            **kwargs: Any) -> Any:
+def plot_oc(
+    design: Any, ax: Any = None, theta: ArrayLike | None = None, theta_2: Any = None, **kwargs: Any
+) -> Any:
     """Probability of a positive decision against θ (θ1 at fixed θ2 for two arms)."""
     ax = _axes(ax)
     prior = getattr(design, "prior", None) or design.prior_1

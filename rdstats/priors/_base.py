@@ -8,7 +8,7 @@ function, quantiles, moments, random draws, summaries, hashing, plotting) lives 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -33,10 +33,14 @@ def normalise_weights(weights: ArrayLike, k: int | None = None) -> NDArray[np.fl
         raise ValueError(f"weights must be non-negative, got {w.tolist()}")
     total = float(w.sum())
     if abs(total - 1.0) > _WEIGHT_TOL:
-        raise ValueError(f"weights must sum to 1 (within 1e-8), got {w.tolist()} summing to {total!r}")
+        raise ValueError(
+            f"weights must sum to 1 (within 1e-8), got {w.tolist()} summing to {total!r}"
+        )
     if k is not None and w.size != k:
         raise ValueError(f"weights has {w.size} entries but the components have {k}")
-    return w / total
+    # Rescale only when the sum is off by more than rounding: normalising is then
+    # idempotent, so rebuilding a mixture (pickle, to_dict) reproduces it bit for bit.
+    return w / total if abs(total - 1.0) > 1e-12 else w
 
 
 def broadcast_components(
@@ -52,9 +56,7 @@ def broadcast_components(
     out = {}
     for name, arr in arrays.items():
         if arr.size not in (1, k):
-            raise ValueError(
-                f"{name} has {arr.size} entries but the mixture has {k} components"
-            )
+            raise ValueError(f"{name} has {arr.size} entries but the mixture has {k} components")
         out[name] = readonly(np.broadcast_to(arr, (k,)).astype(float))
     if w_raw.size == 1 and k > 1:
         raise ValueError(f"weights has 1 entry but the mixture has {k} components")
@@ -103,11 +105,11 @@ class Mixture:
     def _with(self, weights: ArrayLike, *params: ArrayLike) -> Self:
         """A mixture of the same class and extra attributes with new components."""
         kw = dict(zip(self._param_names, params, strict=True))
-        return type(self)(weights, **kw, **self._extra())
+        cls: Any = type(self)
+        return cls(weights, **kw, **self._extra())
 
-    def _dist(self, *params: NDArray[np.float64]) -> Any:  # pragma: no cover - abstract
-        """Frozen scipy distribution for component parameters ``params`` (any shape)."""
-        raise NotImplementedError
+    # Frozen scipy distribution for component parameters (any shape); set by subclasses.
+    _dist: Callable[..., Any]
 
     def _frozen(self) -> Any:
         cache = self.__dict__.get("_cache_frozen")
@@ -265,8 +267,13 @@ class Mixture:
         """Mean, sd and the 2.5 %, 50 % and 97.5 % quantiles as a one-row table."""
         q = np.asarray(self.ppf([0.025, 0.5, 0.975]), dtype=float)
         return pd.DataFrame(
-            {"mean": [self.mean()], "sd": [self.sd()], "2.5%": [q[0]], "50%": [q[1]],
-             "97.5%": [q[2]]},
+            {
+                "mean": [self.mean()],
+                "sd": [self.sd()],
+                "2.5%": [q[0]],
+                "50%": [q[1]],
+                "97.5%": [q[2]],
+            },
             index=[type(self).__name__],
         )
 
@@ -356,7 +363,9 @@ def _continuous_quantile(
         return out
 
     res = elementwise.find_root(
-        f, (lo[need], hi[need]), args=(q[need],),
+        f,
+        (lo[need], hi[need]),
+        args=(q[need],),
         tolerances={"xatol": 1e-14, "xrtol": 4 * np.finfo(float).eps, "fatol": 0.0},
     )
     out[need] = res.x

@@ -178,12 +178,10 @@ class BetaBinomialMixture(Mixture):
         shape = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
         idx = gen.choice(self.n_components, size=shape, p=self.weights)
         p = gen.beta(self.a[idx], self.b[idx])
-        return gen.binomial(self.n, p)
+        return np.asarray(gen.binomial(self.n, p), dtype=float)
 
 
-def _binary_data(
-    r: int | None, n: int | None, data: ArrayLike | None
-) -> tuple[Any, Any]:
+def _binary_data(r: int | None, n: int | None, data: ArrayLike | None) -> tuple[Any, Any]:
     if data is None:
         if r is None or n is None:
             raise TypeError("give both r and n, or data")

@@ -7,7 +7,6 @@ import warnings
 from typing import Any
 
 import numpy as np
-
 from numpy.typing import ArrayLike, NDArray
 from scipy import integrate, optimize, stats
 
@@ -48,8 +47,15 @@ def _cdf_one(dist_1: Mixture, dist_2: Mixture, q: float) -> float:
     # dist_2: in the probability scale of each component the integrand is bounded, so
     # U-shaped or J-shaped betas (infinite densities at the ends) cause no singularity.
     # break points: dist_1's quantiles and the ends of its support (kinks of F_1), shifted
-    q1 = np.concatenate([np.asarray(dist_1._frozen().ppf(_PROBS[:, None])).ravel(),
-                         np.asarray(dist_1.support, dtype=float)]) - q
+    q1 = (
+        np.concatenate(
+            [
+                np.asarray(dist_1._frozen().ppf(_PROBS[:, None])).ravel(),
+                np.asarray(dist_1.support, dtype=float),
+            ]
+        )
+        - q
+    )
     total = 0.0
     for k, wk in enumerate(dist_2.weights):
         if wk == 0:
@@ -70,8 +76,9 @@ def _cdf_one(dist_1: Mixture, dist_2: Mixture, q: float) -> float:
             warnings.simplefilter("ignore", integrate.IntegrationWarning)
             for lo, hi in itertools.pairwise(edges):
                 if hi > lo:
-                    v, err = integrate.quad(integrand, lo, hi, epsabs=1e-13, epsrel=1e-10,
-                                            limit=200)
+                    v, err = integrate.quad(
+                        integrand, lo, hi, epsabs=1e-13, epsrel=1e-10, limit=200
+                    )
                     if err > 1e-8:
                         raise RuntimeError(
                             f"prob_difference quadrature did not converge (error {err:.1e})"

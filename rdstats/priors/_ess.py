@@ -109,8 +109,13 @@ def _lir_part(dist: Mixture, fisher: Callable[[Array], Array], upper: float | No
         inner = 0.0
         if b > a:
             inner, _ = integrate.quad(
-                lambda x, f=comp_pdf: f(x) * lir(x), a, b, points=pts[1:-1] or None,
-                limit=400, epsabs=1e-12, epsrel=1e-10,
+                lambda x, f=comp_pdf: f(x) * lir(x),
+                a,
+                b,
+                points=pts[1:-1] or None,
+                limit=400,
+                epsabs=1e-12,
+                epsrel=1e-10,
             )
         left, _ = integrate.quad(lambda x, f=comp_pdf: f(x) * lir(x), lo, a, limit=200)
         right, _ = integrate.quad(lambda x, f=comp_pdf: f(x) * lir(x), b, hi, limit=200)
@@ -131,13 +136,17 @@ def _mode(dist: Mixture) -> float:
     b = grid[min(i + 1, grid.size - 1)]
     if i == 0 or i == grid.size - 1:
         if np.isfinite(lo) and i == 0 and dist.logpdf(lo + 1e-12) >= lp[0]:
-            raise ValueError("the Morita ESS needs an interior mode; this prior's mode is at "
-                             f"the boundary {lo}")
+            raise ValueError(
+                f"the Morita ESS needs an interior mode; this prior's mode is at the boundary {lo}"
+            )
         if np.isfinite(hi) and i == grid.size - 1 and dist.logpdf(hi - 1e-12) >= lp[-1]:
-            raise ValueError("the Morita ESS needs an interior mode; this prior's mode is at "
-                             f"the boundary {hi}")
+            raise ValueError(
+                f"the Morita ESS needs an interior mode; this prior's mode is at the boundary {hi}"
+            )
     res = optimize.minimize_scalar(
-        lambda x: -float(dist.logpdf(x)), bounds=(a, b), method="bounded",
+        lambda x: -float(dist.logpdf(x)),
+        bounds=(a, b),
+        method="bounded",
         options={"xatol": 1e-12},
     )
     return float(res.x)

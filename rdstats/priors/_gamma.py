@@ -201,7 +201,7 @@ class GammaTimeMixture(Mixture):
     rate: NDArray[np.float64]
     n: int
 
-    def __init__(self, weights: ArrayLike, n: int, shape: ArrayLike, rate: ArrayLike) -> None:
+    def __init__(self, weights: ArrayLike, n: float, shape: ArrayLike, rate: ArrayLike) -> None:
         nn = as_int_array(n, "n", minimum=1)
         if nn.ndim:
             raise TypeError(f"n must be a scalar number of events, got {n!r}")

@@ -9,7 +9,7 @@ that reweighting needs.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 Array = NDArray[np.float64]
@@ -24,7 +24,9 @@ def reweight(weights: Array, log_marginal: Array) -> Array:
     return np.asarray(w / np.sum(w, axis=-1, keepdims=True))
 
 
-def beta_binomial_update(a: Array, b: Array, r: Array, n: Array) -> tuple[Array, Array, Array]:
+def beta_binomial_update(
+    a: Array, b: Array, r: ArrayLike, n: ArrayLike
+) -> tuple[Array, Array, Array]:
     """Be(a, b) prior, r responders of n: posterior (a + r, b + n - r) and log marginal."""
     r = np.asarray(r, dtype=float)[..., None]
     n = np.asarray(n, dtype=float)[..., None]
@@ -52,8 +54,12 @@ def gamma_poisson_update(
     n = np.asarray(n, dtype=float)[..., None]
     shape_post = shape + y
     rate_post = rate + n
-    lml = (special.gammaln(shape_post) - special.gammaln(shape) + shape * np.log(rate)
-           - shape_post * np.log(rate_post))
+    lml = (
+        special.gammaln(shape_post)
+        - special.gammaln(shape)
+        + shape * np.log(rate)
+        - shape_post * np.log(rate_post)
+    )
     return shape_post, rate_post, lml
 
 
@@ -65,6 +71,10 @@ def gamma_exp_update(
     n = np.asarray(n, dtype=float)[..., None]
     shape_post = shape + n
     rate_post = rate + t
-    lml = (special.gammaln(shape_post) - special.gammaln(shape) + shape * np.log(rate)
-           - shape_post * np.log(rate_post))
+    lml = (
+        special.gammaln(shape_post)
+        - special.gammaln(shape)
+        + shape * np.log(rate)
+        - shape_post * np.log(rate_post)
+    )
     return shape_post, rate_post, lml

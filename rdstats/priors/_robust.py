@@ -72,7 +72,9 @@ def robustify(
         m = dist.mean() if mean is None else float(as_float_array(mean, "mean"))
         mu, var = dist._component_moments()
         return NormalMixture(
-            weights, np.append(mu, m), np.append(np.sqrt(var), sig / np.sqrt(nn)),
+            weights,
+            np.append(mu, m),
+            np.append(np.sqrt(var), sig / np.sqrt(nn)),
             sigma=dist.sigma if dist.sigma is not None else sig,
         )
     if isinstance(dist, GammaMixture):

@@ -97,13 +97,8 @@ def test_decision_matrix_matches_rule_on_posteriors(p1, p2, n1, n2, pr, delta, l
                 assert d[y1, y2] == (probability > pr), (y1, y2, probability)
 
 
-@pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
-@pytest.mark.xfail(
-    strict=True,
-    reason="rdstats.priors.prob_difference returns P(θ1 − θ2 <= 0) = 1 when dist_2 is the "
-    "U-shaped Be(0.5, 0.5) (IntegrationWarning); the designs' grid gives the right 0.375",
-)
-def test_prob_difference_u_shaped_beta_known_bug():
+def test_prob_difference_u_shaped_beta():
+    """Regression: U-shaped Be(0.5, 0.5) once broke the quadrature of prob_difference."""
     from scipy import integrate, stats
 
     from rdstats.priors import prob_difference

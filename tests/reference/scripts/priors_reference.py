@@ -25,7 +25,7 @@ OUT = Path(__file__).resolve().parents[1] / "priors_computed.json"
 DPS = 25
 
 
-def main() -> None:  # noqa: C901 - one flat list of cases
+def main() -> None:
     import mpmath as mp
 
     mp.mp.dps = DPS
@@ -38,8 +38,14 @@ def main() -> None:  # noqa: C901 - one flat list of cases
     def f(x: Any) -> float:
         return float(x)
 
-    def add(name: str, kind: str, inputs: dict[str, Any], expected: Any, tol: dict[str, float],
-            method: str) -> None:
+    def add(
+        name: str,
+        kind: str,
+        inputs: dict[str, Any],
+        expected: Any,
+        tol: dict[str, float],
+        method: str,
+    ) -> None:
         cases.append(
             {
                 "name": name,
@@ -129,13 +135,21 @@ def main() -> None:  # noqa: C901 - one flat list of cases
         lo, hi = families[d["class"]][3]
         pts = set()
         for _w, p1, p2 in comps(d):
-            for q in (mp.mpf("1e-8"), mp.mpf("0.01"), mp.mpf("0.5"), mp.mpf("0.99"),
-                      1 - mp.mpf("1e-8")):
+            for q in (
+                mp.mpf("1e-8"),
+                mp.mpf("0.01"),
+                mp.mpf("0.5"),
+                mp.mpf("0.99"),
+                1 - mp.mpf("1e-8"),
+            ):
                 if d["class"] == "BetaMixture":
                     x = comp_ppf_beta(q, p1, p2)
                 elif d["class"] == "GammaMixture":
-                    x = solve(lambda t, a=p1, r=p2, q=q: gamma_cdf(t, a, r) - q,
-                              mp.mpf("1e-12"), 10 * (p1 + 10) / p2)
+                    x = solve(
+                        lambda t, a=p1, r=p2, q=q: gamma_cdf(t, a, r) - q,
+                        mp.mpf("1e-12"),
+                        10 * (p1 + 10) / p2,
+                    )
                 else:
                     x = p1 + p2 * mp.sqrt(2) * mp.erfinv(2 * q - 1)
                 pts.add(x)
@@ -167,51 +181,96 @@ def main() -> None:  # noqa: C901 - one flat list of cases
 
     # ---------------------------------------------------------------- the priors used
     beta_rob = {"class": "BetaMixture", "weights": [0.2, 0.8], "a": [1, 10], "b": [1, 2]}
-    beta_post_prior = {"class": "BetaMixture", "weights": [0.5, 0.5], "a": [4, 1],
-                       "b": [10, 1]}
-    beta_3 = {"class": "BetaMixture", "weights": [0.3, 0.5, 0.2], "a": [2.5, 12, 1.5],
-              "b": [7, 5, 1.5]}
-    gamma_rob = {"class": "GammaMixture", "weights": [0.3, 0.7], "shape": [20, 50],
-                 "rate": [4, 10], "likelihood": "poisson"}
+    beta_post_prior = {"class": "BetaMixture", "weights": [0.5, 0.5], "a": [4, 1], "b": [10, 1]}
+    beta_3 = {
+        "class": "BetaMixture",
+        "weights": [0.3, 0.5, 0.2],
+        "a": [2.5, 12, 1.5],
+        "b": [7, 5, 1.5],
+    }
+    gamma_rob = {
+        "class": "GammaMixture",
+        "weights": [0.3, 0.7],
+        "shape": [20, 50],
+        "rate": [4, 10],
+        "likelihood": "poisson",
+    }
     gamma_rob_exp = dict(gamma_rob, likelihood="exp")
-    norm_rob = {"class": "NormalMixture", "weights": [0.5, 0.5], "mean": [0, 3],
-                "sd": [2, 4], "sigma": 10}
-    norm_nm = {"class": "NormalMixture", "weights": [0.2, 0.8], "mean": [0, 2], "sd": [2, 2],
-               "sigma": 5}
+    norm_rob = {
+        "class": "NormalMixture",
+        "weights": [0.5, 0.5],
+        "mean": [0, 3],
+        "sd": [2, 4],
+        "sigma": 10,
+    }
+    norm_nm = {
+        "class": "NormalMixture",
+        "weights": [0.2, 0.8],
+        "mean": [0, 2],
+        "sd": [2, 2],
+        "sigma": 5,
+    }
 
     # ---------------------------------------------------------------- moments, cdf, ppf
-    for d, bracket in ((beta_rob, (mp.mpf("1e-9"), 1 - mp.mpf("1e-12"))),
-                       (beta_3, (mp.mpf("1e-9"), 1 - mp.mpf("1e-12"))),
-                       (gamma_rob, (mp.mpf("0.5"), mp.mpf(20))),
-                       (norm_nm, (mp.mpf(-20), mp.mpf(20)))):
+    for d, bracket in (
+        (beta_rob, (mp.mpf("1e-9"), 1 - mp.mpf("1e-12"))),
+        (beta_3, (mp.mpf("1e-9"), 1 - mp.mpf("1e-12"))),
+        (gamma_rob, (mp.mpf("0.5"), mp.mpf(20))),
+        (norm_nm, (mp.mpf(-20), mp.mpf(20))),
+    ):
         mu, var = mix_mean_var(d)
-        add(f"{d['class']} {d['weights']} mean and sd", "moments", {"dist": d},
-            {"mean": f(mu), "sd": f(mp.sqrt(var))}, {"rel": 1e-12},
-            "closed-form component moments and the law of total variance")
+        add(
+            f"{d['class']} {d['weights']} mean and sd",
+            "moments",
+            {"dist": d},
+            {"mean": f(mu), "sd": f(mp.sqrt(var))},
+            {"rel": 1e-12},
+            "closed-form component moments and the law of total variance",
+        )
         xs = [f(mix_ppf(d, q, bracket)) for q in ("0.025", "0.5", "0.975")]
-        add(f"{d['class']} {d['weights']} quantiles 2.5/50/97.5 %", "ppf",
-            {"dist": d, "q": [0.025, 0.5, 0.975]}, xs, {"rel": 1e-9},
-            "mpmath findroot on the mixture cdf (regularised incomplete beta/gamma, erfc)")
+        add(
+            f"{d['class']} {d['weights']} quantiles 2.5/50/97.5 %",
+            "ppf",
+            {"dist": d, "q": [0.025, 0.5, 0.975]},
+            xs,
+            {"rel": 1e-9},
+            "mpmath findroot on the mixture cdf (regularised incomplete beta/gamma, erfc)",
+        )
         pts = [f(x) for x in xs] + [f(mu)]
-        add(f"{d['class']} {d['weights']} cdf and pdf", "cdf_pdf", {"dist": d, "x": pts},
+        add(
+            f"{d['class']} {d['weights']} cdf and pdf",
+            "cdf_pdf",
+            {"dist": d, "x": pts},
             {"cdf": [f(mix_cdf(d, x)) for x in pts], "pdf": [f(mix_pdf(d, x)) for x in pts]},
-            {"rel": 1e-11}, "mixture of mpmath betainc/gammainc/ncdf and closed-form densities")
+            {"rel": 1e-11},
+            "mixture of mpmath betainc/gammainc/ncdf and closed-form densities",
+        )
 
     # ---------------------------------------------------------------- posteriors
     def beta_posterior(d, r, n):
-        logm = [mp.log(w) + mp.log(mp.beta(a + r, b + n - r)) - mp.log(mp.beta(a, b))
-                for w, a, b in comps(d)]
+        logm = [
+            mp.log(w) + mp.log(mp.beta(a + r, b + n - r)) - mp.log(mp.beta(a, b))
+            for w, a, b in comps(d)
+        ]
         top = max(logm)
         un = [mp.exp(v - top) for v in logm]
         tot = mp.fsum(un)
-        return ([f(u / tot) for u in un], [f(a + r) for _w, a, _b in comps(d)],
-                [f(b + n - r) for _w, _a, b in comps(d)])
+        return (
+            [f(u / tot) for u in un],
+            [f(a + r) for _w, a, _b in comps(d)],
+            [f(b + n - r) for _w, _a, b in comps(d)],
+        )
 
     for d, r, n in ((beta_post_prior, 18, 20), (beta_rob, 3, 12), (beta_3, 0, 7)):
         w, a, b = beta_posterior(d, r, n)
-        add(f"beta posterior {d['weights']} r={r} n={n}", "components",
-            {"dist": d, "posterior": {"r": r, "n": n}}, {"weights": w, "a": a, "b": b},
-            {"rel": 1e-12}, "w_k B(a_k + r, b_k + n - r) / B(a_k, b_k), normalised")
+        add(
+            f"beta posterior {d['weights']} r={r} n={n}",
+            "components",
+            {"dist": d, "posterior": {"r": r, "n": n}},
+            {"weights": w, "a": a, "b": b},
+            {"rel": 1e-12},
+            "w_k B(a_k + r, b_k + n - r) / B(a_k, b_k), normalised",
+        )
 
     def gamma_posterior(d, total, n):
         total, n = mp.mpf(total), mp.mpf(n)
@@ -222,8 +281,9 @@ def main() -> None:  # noqa: C901 - one flat list of cases
                 a2, r2 = a + total, r + n
             else:
                 a2, r2 = a + n, r + total
-            logm.append(mp.log(w) + mp.loggamma(a2) - mp.loggamma(a) + a * mp.log(r)
-                        - a2 * mp.log(r2))
+            logm.append(
+                mp.log(w) + mp.loggamma(a2) - mp.loggamma(a) + a * mp.log(r) - a2 * mp.log(r2)
+            )
             out_s.append(f(a2))
             out_r.append(f(r2))
         top = max(logm)
@@ -233,9 +293,14 @@ def main() -> None:  # noqa: C901 - one flat list of cases
 
     for d, total, n in ((gamma_rob, 12, 5), (gamma_rob, 40, 5), (gamma_rob_exp, 3.5, 9)):
         w, s, r = gamma_posterior(d, total, n)
-        add(f"gamma ({d['likelihood']}) posterior total={total} n={n}", "components",
-            {"dist": d, "posterior": {"total": total, "n": n}}, {"weights": w, "shape": s, "rate": r},
-            {"rel": 1e-12}, "gamma-Poisson / gamma-exponential marginal likelihoods")
+        add(
+            f"gamma ({d['likelihood']}) posterior total={total} n={n}",
+            "components",
+            {"dist": d, "posterior": {"total": total, "n": n}},
+            {"weights": w, "shape": s, "rate": r},
+            {"rel": 1e-12},
+            "gamma-Poisson / gamma-exponential marginal likelihoods",
+        )
 
     def norm_posterior(d, y, se):
         y, se = mp.mpf(y), mp.mpf(se)
@@ -252,37 +317,56 @@ def main() -> None:  # noqa: C901 - one flat list of cases
 
     for d, y, se in ((norm_rob, 6.0, 1.5), (norm_nm, -1.0, 1.0)):
         w, m, s = norm_posterior(d, y, se)
-        add(f"normal posterior {d['weights']} mean={y} se={se}", "components",
-            {"dist": d, "posterior": {"mean": y, "se": se}}, {"weights": w, "mean": m, "sd": s},
-            {"rel": 1e-12}, "normal-normal update with N(m_k, s_k^2 + se^2) marginals")
+        add(
+            f"normal posterior {d['weights']} mean={y} se={se}",
+            "components",
+            {"dist": d, "posterior": {"mean": y, "se": se}},
+            {"weights": w, "mean": m, "sd": s},
+            {"rel": 1e-12},
+            "normal-normal update with N(m_k, s_k^2 + se^2) marginals",
+        )
 
     # ---------------------------------------------------------------- predictive
     def betabinom_pmf(d, n, k):
-        return mp.fsum(w * mp.binomial(n, k) * mp.beta(k + a, n - k + b) / mp.beta(a, b)
-                       for w, a, b in comps(d))
+        return mp.fsum(
+            w * mp.binomial(n, k) * mp.beta(k + a, n - k + b) / mp.beta(a, b)
+            for w, a, b in comps(d)
+        )
 
     bb = {"class": "BetaMixture", "weights": [0.8, 0.2], "a": [15, 1], "b": [50, 1]}
-    add("beta-binomial predictive pmf 0..10", "cdf_pdf", {"dist": bb, "predictive_n": 10,
-        "x": list(range(11))}, {"pdf": [f(betabinom_pmf(bb, 10, k)) for k in range(11)]},
-        {"rel": 1e-12}, "C(n,k) B(k+a, n-k+b) / B(a,b) mixed over components")
+    add(
+        "beta-binomial predictive pmf 0..10",
+        "cdf_pdf",
+        {"dist": bb, "predictive_n": 10, "x": list(range(11))},
+        {"pdf": [f(betabinom_pmf(bb, 10, k)) for k in range(11)]},
+        {"rel": 1e-12},
+        "C(n,k) B(k+a, n-k+b) / B(a,b) mixed over components",
+    )
 
     def nb_pmf(d, n, k):
         n = mp.mpf(n)
         return mp.fsum(
-            w * mp.exp(mp.loggamma(a + k) - mp.loggamma(a) - mp.loggamma(k + 1))
-            * (r / (r + n)) ** a * (n / (r + n)) ** k
+            w
+            * mp.exp(mp.loggamma(a + k) - mp.loggamma(a) - mp.loggamma(k + 1))
+            * (r / (r + n)) ** a
+            * (n / (r + n)) ** k
             for w, a, r in comps(d)
         )
 
-    add("gamma-Poisson predictive pmf, exposure 2.5", "cdf_pdf",
+    add(
+        "gamma-Poisson predictive pmf, exposure 2.5",
+        "cdf_pdf",
         {"dist": gamma_rob, "predictive_n": 2.5, "x": [0, 5, 10, 12, 20, 30]},
-        {"pdf": [f(nb_pmf(gamma_rob, 2.5, k)) for k in (0, 5, 10, 12, 20, 30)]}, {"rel": 1e-11},
-        "negative binomial NB(a_k, b_k / (b_k + n)) mixed over components")
+        {"pdf": [f(nb_pmf(gamma_rob, 2.5, k)) for k in (0, 5, 10, 12, 20, 30)]},
+        {"rel": 1e-11},
+        "negative binomial NB(a_k, b_k / (b_k + n)) mixed over components",
+    )
 
     def gtime_cdf(d, n, t):
         t = mp.mpf(t)
-        return mp.fsum(w * mp.betainc(n, a, 0, t / (r + t), regularized=True)
-                       for w, a, r in comps(d))
+        return mp.fsum(
+            w * mp.betainc(n, a, 0, t / (r + t), regularized=True) for w, a, r in comps(d)
+        )
 
     def gtime_pdf(d, n, t):
         t = mp.mpf(t)
@@ -291,11 +375,17 @@ def main() -> None:  # noqa: C901 - one flat list of cases
         )
 
     xs = [0.1, 0.5, 1.0, 2.0, 5.0]
-    add("gamma-exponential predictive total time of 3 events", "cdf_pdf",
+    add(
+        "gamma-exponential predictive total time of 3 events",
+        "cdf_pdf",
         {"dist": gamma_rob_exp, "predictive_n": 3, "x": xs},
-        {"cdf": [f(gtime_cdf(gamma_rob_exp, 3, x)) for x in xs],
-         "pdf": [f(gtime_pdf(gamma_rob_exp, 3, x)) for x in xs]}, {"rel": 1e-11},
-        "compound gamma: P(T <= t) = I_{t/(b+t)}(n, a), density b^a t^(n-1)/(B(n,a)(b+t)^(n+a))")
+        {
+            "cdf": [f(gtime_cdf(gamma_rob_exp, 3, x)) for x in xs],
+            "pdf": [f(gtime_pdf(gamma_rob_exp, 3, x)) for x in xs],
+        },
+        {"rel": 1e-11},
+        "compound gamma: P(T <= t) = I_{t/(b+t)}(n, a), density b^a t^(n-1)/(B(n,a)(b+t)^(n+a))",
+    )
 
     # ---------------------------------------------------------------- differences
     def prob_diff(d1, d2, q):
@@ -304,7 +394,8 @@ def main() -> None:  # noqa: C901 - one flat list of cases
         if fam == "NormalMixture":
             return mp.fsum(
                 w1 * w2 * mp.ncdf(q, m1 - m2, mp.sqrt(s1**2 + s2**2))
-                for w1, m1, s1 in comps(d1) for w2, m2, s2 in comps(d2)
+                for w1, m1, s1 in comps(d1)
+                for w2, m2, s2 in comps(d2)
             )
         lo_s, hi_s = families[fam][3]
         lo = max(lo_s, lo_s - q)
@@ -324,15 +415,35 @@ def main() -> None:  # noqa: C901 - one flat list of cases
     bm2 = {"class": "BetaMixture", "weights": [0.8, 0.2], "a": [8, 1], "b": [7, 1]}
     m1 = {"class": "BetaMixture", "weights": [1.0], "a": [30], "b": [50]}
     m2 = {"class": "BetaMixture", "weights": [0.75, 0.25], "a": [20, 1], "b": [50, 1]}
-    g1 = {"class": "GammaMixture", "weights": [1.0], "shape": [20], "rate": [4],
-          "likelihood": "poisson"}
-    g2 = {"class": "GammaMixture", "weights": [1.0], "shape": [50], "rate": [10],
-          "likelihood": "poisson"}
+    g1 = {
+        "class": "GammaMixture",
+        "weights": [1.0],
+        "shape": [20],
+        "rate": [4],
+        "likelihood": "poisson",
+    }
+    g2 = {
+        "class": "GammaMixture",
+        "weights": [1.0],
+        "shape": [50],
+        "rate": [10],
+        "likelihood": "poisson",
+    }
     # RBesT mixgamma(rob = c(0.75, 8, 0.5), inf = c(0.25, 9, 2), param = "ms")
-    gm1 = {"class": "GammaMixture", "weights": [0.75, 0.25], "shape": [256.0, 20.25],
-           "rate": [32.0, 2.25], "likelihood": "poisson"}
-    n1 = {"class": "NormalMixture", "weights": [0.2, 0.8], "mean": [0, 2], "sd": [2, 2],
-          "sigma": None}
+    gm1 = {
+        "class": "GammaMixture",
+        "weights": [0.75, 0.25],
+        "shape": [256.0, 20.25],
+        "rate": [32.0, 2.25],
+        "likelihood": "poisson",
+    }
+    n1 = {
+        "class": "NormalMixture",
+        "weights": [0.2, 0.8],
+        "mean": [0, 2],
+        "sd": [2, 2],
+        "sigma": None,
+    }
     n2 = {"class": "NormalMixture", "weights": [1.0], "mean": [2], "sd": [2], "sigma": None}
     pairs = [
         ("Be(11,4) - Be(8,7)", b1, b2, [-0.3, 0.0, 0.3]),
@@ -345,17 +456,29 @@ def main() -> None:  # noqa: C901 - one flat list of cases
         ("normal mixture - N(2,2)", n1, n2, [-3.0, 0.0, 1.5]),
     ]
     for label, d1, d2, qs in pairs:
-        add(f"prob_difference {label}", "prob_difference", {"dist_1": d1, "dist_2": d2,
-            "q": qs}, [f(prob_diff(d1, d2, q)) for q in qs], {"abs": 1e-10},
+        add(
+            f"prob_difference {label}",
+            "prob_difference",
+            {"dist_1": d1, "dist_2": d2, "q": qs},
+            [f(prob_diff(d1, d2, q)) for q in qs],
+            {"abs": 1e-10},
             "P(X1 - X2 <= q) = int p2(t) F1(t + q) dt (tanh-sinh) + P(X2 > upper limit); "
-            "normal: closed form")
-    for label, d1, d2, br in (("Be(30,50) - beta mixture", m1, m2, (-0.99, 0.99)),
-                              ("gamma mixture - Ga(50,10)", gm1, g2, (-8.0, 12.0))):
+            "normal: closed form",
+        )
+    for label, d1, d2, br in (
+        ("Be(30,50) - beta mixture", m1, m2, (-0.99, 0.99)),
+        ("gamma mixture - Ga(50,10)", gm1, g2, (-8.0, 12.0)),
+    ):
         ps = [0.025, 0.5, 0.975]
         qs = [f(solve(lambda x, p=p: prob_diff(d1, d2, x) - p, *br, coarse=12)) for p in ps]
-        add(f"quantile_difference {label}", "quantile_difference",
-            {"dist_1": d1, "dist_2": d2, "p": ps}, qs, {"abs": 1e-8},
-            "mpmath findroot of the quadrature above")
+        add(
+            f"quantile_difference {label}",
+            "quantile_difference",
+            {"dist_1": d1, "dist_2": d2, "p": ps},
+            qs,
+            {"abs": 1e-8},
+            "mpmath findroot of the quadrature above",
+        )
 
     # ---------------------------------------------------------------- ESS
     def derivs(d, x):
@@ -430,11 +553,20 @@ def main() -> None:  # noqa: C901 - one flat list of cases
         return x**2 * info + 1 - c
 
     gamma_exp_only = dict(gamma_rob_exp)
-    nm_logit = {"class": "NormalMixture", "weights": [1.0], "mean": [f(mp.log(mp.mpf(5) / 15))],
-                "sd": [f(mp.sqrt(mp.mpf(1) / 5 + mp.mpf(1) / 15))], "sigma": None}
-    nm_logit2 = {"class": "NormalMixture", "weights": [0.2, 0.8],
-                 "mean": [0.0, f(mp.log(5))], "sd": [2.0, f(mp.sqrt(mp.mpf(1) / 10 + mp.mpf(1) / 2))],
-                 "sigma": None}
+    nm_logit = {
+        "class": "NormalMixture",
+        "weights": [1.0],
+        "mean": [f(mp.log(mp.mpf(5) / 15))],
+        "sd": [f(mp.sqrt(mp.mpf(1) / 5 + mp.mpf(1) / 15))],
+        "sigma": None,
+    }
+    nm_logit2 = {
+        "class": "NormalMixture",
+        "weights": [0.2, 0.8],
+        "mean": [0.0, f(mp.log(5))],
+        "sd": [2.0, f(mp.sqrt(mp.mpf(1) / 10 + mp.mpf(1) / 2))],
+        "sigma": None,
+    }
     ess_cases = [
         ("beta mixture 0.2 Be(1,1) + 0.8 Be(10,2)", beta_rob, {}),
         ("beta mixture, three components", beta_3, {}),
@@ -446,23 +578,40 @@ def main() -> None:  # noqa: C901 - one flat list of cases
         ("normal mixture, logit scale (binomial family)", nm_logit2, {"family": "binomial"}),
     ]
     for label, d, kw in ess_cases:
-        add(f"ess elir: {label}", "ess", {"dist": d, "method": "elir", **kw},
-            f(elir(d, kw.get("family"), kw.get("sigma"))), {"rel": 1e-9},
+        add(
+            f"ess elir: {label}",
+            "ess",
+            {"dist": d, "method": "elir", **kw},
+            f(elir(d, kw.get("family"), kw.get("sigma"))),
+            {"rel": 1e-9},
             "E_prior[ i_p(x) / i_F(x) ] by tanh-sinh quadrature, i_p from analytic "
-            "first and second derivatives of the mixture density")
+            "first and second derivatives of the mixture density",
+        )
         if kw.get("family") is None:
-            add(f"ess moment: {label}", "ess", {"dist": d, "method": "moment", **kw},
-                f(moment(d, None, kw.get("sigma"))), {"rel": 1e-12},
-                "conjugate distribution with the mixture's mean and variance")
-    for label, d, start in (("beta mixture 0.2 Be(1,1) + 0.8 Be(10,2)", beta_rob, (0.8, 0.95)),
-                            ("beta mixture, three components", beta_3, (0.6, 0.8)),
-                            ("gamma mixture, Poisson", gamma_rob, (4.5, 5.2)),
-                            ("gamma mixture, exponential", gamma_exp_only, (4.5, 5.2))):
-        add(f"ess morita: {label}", "ess", {"dist": d, "method": "morita"},
-            f(morita(d, start)), {"rel": 1e-7},
+            add(
+                f"ess moment: {label}",
+                "ess",
+                {"dist": d, "method": "moment", **kw},
+                f(moment(d, None, kw.get("sigma"))),
+                {"rel": 1e-12},
+                "conjugate distribution with the mixture's mean and variance",
+            )
+    for label, d, start in (
+        ("beta mixture 0.2 Be(1,1) + 0.8 Be(10,2)", beta_rob, (0.8, 0.95)),
+        ("beta mixture, three components", beta_3, (0.6, 0.8)),
+        ("gamma mixture, Poisson", gamma_rob, (4.5, 5.2)),
+        ("gamma mixture, exponential", gamma_exp_only, (4.5, 5.2)),
+    ):
+        add(
+            f"ess morita: {label}",
+            "ess",
+            {"dist": d, "method": "morita"},
+            f(morita(d, start)),
+            {"rel": 1e-7},
             "Neuenschwander et al. (2020) eq. 9 form of Morita-Thall-Mueller at the exact "
             "mode (mpmath findroot of p'(x)), eps-information prior of sample size 1/s, "
-            "s=100, expected Fisher information over the one-observation predictive")
+            "s=100, expected Fisher information over the one-observation predictive",
+        )
 
     # ---------------------------------------------------------------- conjugate identities
     # ELIR = E[i_p / i_F]. One Be(a, b): (a-1) E[(1-x)/x] + (b-1) E[x/(1-x)] = b + a (a, b > 1).
@@ -473,24 +622,59 @@ def main() -> None:  # noqa: C901 - one flat list of cases
     for a, b in ((2, 3), (1.5, 20), (30, 4.5)):
         d = {"class": "BetaMixture", "weights": [1.0], "a": [a], "b": [b]}
         for meth in ("elir", "moment"):
-            add(f"ess {meth}: Be({a}, {b}) = a + b", "ess", {"dist": d, "method": meth},
-                a + b, {"rel": 1e-9}, ident)
+            add(
+                f"ess {meth}: Be({a}, {b}) = a + b",
+                "ess",
+                {"dist": d, "method": meth},
+                a + b,
+                {"rel": 1e-9},
+                ident,
+            )
     for m, sd, sig in ((0.0, 2.0, 10.0), (-3.0, 0.5, 1.0)):
         d = {"class": "NormalMixture", "weights": [1.0], "mean": [m], "sd": [sd], "sigma": sig}
         for meth in ("elir", "moment"):
-            add(f"ess {meth}: N({m}, {sd}), sigma={sig} = sigma^2/s^2", "ess",
-                {"dist": d, "method": meth}, sig**2 / sd**2, {"rel": 1e-9}, ident)
+            add(
+                f"ess {meth}: N({m}, {sd}), sigma={sig} = sigma^2/s^2",
+                "ess",
+                {"dist": d, "method": meth},
+                sig**2 / sd**2,
+                {"rel": 1e-9},
+                ident,
+            )
     for a, b in ((20.0, 4.0), (2.5, 0.5)):
-        d = {"class": "GammaMixture", "weights": [1.0], "shape": [a], "rate": [b],
-             "likelihood": "poisson"}
+        d = {
+            "class": "GammaMixture",
+            "weights": [1.0],
+            "shape": [a],
+            "rate": [b],
+            "likelihood": "poisson",
+        }
         for meth in ("elir", "moment"):
-            add(f"ess {meth}: Ga({a}, {b}), Poisson = rate", "ess", {"dist": d, "method": meth},
-                b, {"rel": 1e-9}, ident)
+            add(
+                f"ess {meth}: Ga({a}, {b}), Poisson = rate",
+                "ess",
+                {"dist": d, "method": meth},
+                b,
+                {"rel": 1e-9},
+                ident,
+            )
         d = dict(d, likelihood="exp")
-        add(f"ess elir: Ga({a}, {b}), exponential = shape - 1", "ess",
-            {"dist": d, "method": "elir"}, a - 1, {"rel": 1e-9}, ident)
-        add(f"ess moment: Ga({a}, {b}), exponential = shape", "ess",
-            {"dist": d, "method": "moment"}, a, {"rel": 1e-9}, ident)
+        add(
+            f"ess elir: Ga({a}, {b}), exponential = shape - 1",
+            "ess",
+            {"dist": d, "method": "elir"},
+            a - 1,
+            {"rel": 1e-9},
+            ident,
+        )
+        add(
+            f"ess moment: Ga({a}, {b}), exponential = shape",
+            "ess",
+            {"dist": d, "method": "moment"},
+            a,
+            {"rel": 1e-9},
+            ident,
+        )
 
     doc = {
         "description": __doc__.strip().splitlines()[0],
