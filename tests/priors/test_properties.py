@@ -91,7 +91,7 @@ def _check_bayes_rule(prior: Any, post: Any, loglik: Any, x: np.ndarray) -> None
 @FAST
 @given(prior=beta_mixtures(), n=st.integers(0, 60), frac=st.floats(0, 1))
 def test_beta_posterior_is_bayes_rule(prior: BetaMixture, n: int, frac: float) -> None:
-    r = int(round(frac * n))
+    r = round(frac * n)
     post = prior.posterior(r=r, n=n)
     assert np.all(post.weights >= 0)
     assert post.weights.sum() == pytest.approx(1.0, abs=1e-12)

@@ -89,7 +89,7 @@ def main() -> None:
     }
 
     def comps(d):
-        pdf, cdf, names, _ = families[d["class"]]
+        _, _, names, _ = families[d["class"]]
         return [
             (mp.mpf(w), mp.mpf(p1), mp.mpf(p2))
             for w, p1, p2 in zip(d["weights"], d[names[0]], d[names[1]], strict=True)
@@ -470,7 +470,10 @@ def main() -> None:
         ("gamma mixture - Ga(50,10)", gm1, g2, (-8.0, 12.0)),
     ):
         ps = [0.025, 0.5, 0.975]
-        qs = [f(solve(lambda x, p=p: prob_diff(d1, d2, x) - p, *br, coarse=12)) for p in ps]
+        qs = [
+            f(solve(lambda x, p=p, d1=d1, d2=d2: prob_diff(d1, d2, x) - p, *br, coarse=12))
+            for p in ps
+        ]
         add(
             f"quantile_difference {label}",
             "quantile_difference",
