@@ -366,7 +366,8 @@ def _continuous_quantile(
         f,
         (lo[need], hi[need]),
         args=(q[need],),
-        tolerances={"xatol": 1e-14, "xrtol": 4 * np.finfo(float).eps, "fatol": 0.0},
+        # relative accuracy only: an absolute xatol would swamp quantiles close to 0
+        tolerances={"xatol": np.finfo(float).tiny, "xrtol": 4 * np.finfo(float).eps, "fatol": 0.0},
     )
     out[need] = res.x
     return out

@@ -234,6 +234,21 @@ def test_ppf_inverts_cdf(dist: Any, u: float, j: int) -> None:
     assert float(dist.cdf(dist.ppf(q))) == pytest.approx(q, abs=1e-12)
 
 
+@pytest.mark.parametrize(
+    "dist",
+    [
+        GammaMixture([8 / 17, 8 / 17, 1 / 17], [0.5, 1, 1], [4, 1, 1]),
+        BetaMixture([0.5, 0.5], [0.3, 2], [5, 2]),
+    ],
+)
+@pytest.mark.parametrize("q", [1e-12, 1e-8, 1e-6, 0.3])
+def test_ppf_relative_accuracy_near_zero(dist: Any, q: float) -> None:
+    """Quantiles far below 1e-14 (densities infinite at 0) keep full relative accuracy."""
+    x = float(dist.ppf(q))
+    assert x > 0
+    assert float(dist.cdf(x)) == pytest.approx(q, rel=1e-12)
+
+
 @FAST
 @given(
     dist=st.one_of(beta_mixtures(), gamma_mixtures()), n=st.integers(1, 30), q=st.floats(0.0, 1.0)
@@ -276,7 +291,7 @@ def test_ess_single_beta_is_a_plus_b(a: float, b: float) -> None:
     assert ess(prior, "moment") == pytest.approx(a + b, rel=1e-10)
 
 
-@FAST
+@SLOWER
 @given(m=st.floats(-10, 10), s=st.floats(0.05, 20), sigma=st.floats(0.1, 50))
 def test_ess_single_normal_is_sigma2_over_s2(m: float, s: float, sigma: float) -> None:
     prior = NormalMixture(1.0, m, s, sigma=sigma)
@@ -361,7 +376,7 @@ def test_prob_difference_monotone_and_antisymmetric(pair: tuple[Any, Any]) -> No
 
 
 @pytest.mark.slow
-@FEW
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pair=pairs, prob=st.floats(0.05, 0.95))
 def test_quantile_difference_inverts_prob_difference(pair: tuple[Any, Any], prob: float) -> None:
     d1, d2 = pair
