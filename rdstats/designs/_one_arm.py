@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -258,6 +259,47 @@ class OneArmDesign:
 
     def _repr_html_(self) -> str:
         return "<p><b>OneArmDesign</b></p>" + self.summary().to_html()
+
+    # -- simulation hooks (rdstats.simulate) ----------------------------------------------
+    _parameters: ClassVar[tuple[str, ...]] = ("theta",)
+
+    def _check_scenario(self, params: Mapping[str, float]) -> None:
+        from rdstats.designs._simulation import check_scenario_value
+
+        check_scenario_value(self, params, "theta")
+
+    def _truth(self, params: Mapping[str, float]) -> float:
+        return float(params["theta"])
+
+    def _is_null(self, params: Mapping[str, float]) -> bool | None:
+        from rdstats.designs._simulation import is_null
+
+        return is_null(self.rule, float(params["theta"]))
+
+    def _prepare(self, scenarios: Any) -> None:
+        from rdstats.designs._simulation import one_arm_table
+
+        self._interval()
+        one_arm_table(self)
+
+    def _simulate(
+        self, params: Mapping[str, float], size: int, rng: np.random.Generator
+    ) -> dict[str, Any]:
+        from rdstats.designs._simulation import one_arm_draw, one_arm_outcomes
+
+        return one_arm_outcomes(self, one_arm_draw(self, float(params["theta"]), size, rng))
+
+    def _exact(self, params: Mapping[str, float]) -> tuple[dict[str, Any], Any]:
+        from rdstats.designs._simulation import one_arm_exact
+
+        return one_arm_exact(self, float(params["theta"]))
+
+    def simulate(self, scenarios: Any, **kwargs: Any) -> Any:
+        """Operating characteristics over a scenario grid of true θ (see
+        :func:`rdstats.simulate.operating_characteristics`, which takes ``kwargs``)."""
+        from rdstats.simulate import operating_characteristics
+
+        return operating_characteristics(self, scenarios, **kwargs)
 
     def plot(self, ax: Any = None, theta: ArrayLike | None = None, **kwargs: Any) -> Any:
         """OC curve: probability of a positive decision against θ."""

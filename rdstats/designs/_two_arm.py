@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -384,6 +385,49 @@ class TwoArmDesign:
 
     def _repr_html_(self) -> str:
         return "<p><b>TwoArmDesign</b></p>" + self.summary().to_html()
+
+    # -- simulation hooks (rdstats.simulate) ----------------------------------------------
+    _parameters: ClassVar[tuple[str, ...]] = ("theta_1", "theta_2")
+
+    def _check_scenario(self, params: Mapping[str, float]) -> None:
+        from rdstats.designs._simulation import check_scenario_value
+
+        check_scenario_value(self, params, "theta_1")
+        check_scenario_value(self, params, "theta_2")
+
+    def _truth(self, params: Mapping[str, float]) -> float:
+        return float(params["theta_1"]) - float(params["theta_2"])
+
+    def _is_null(self, params: Mapping[str, float]) -> bool | None:
+        from rdstats.designs._simulation import is_null
+
+        return is_null(self.rule, self._truth(params))
+
+    def _prepare(self, scenarios: Any) -> None:
+        from rdstats.designs._simulation import prepare_two_arm
+
+        prepare_two_arm(self, scenarios)
+
+    def _simulate(
+        self, params: Mapping[str, float], size: int, rng: np.random.Generator
+    ) -> dict[str, Any]:
+        from rdstats.designs._simulation import two_arm_draw, two_arm_outcomes
+
+        t1, t2 = float(params["theta_1"]), float(params["theta_2"])
+        y1, y2 = two_arm_draw(self, t1, t2, size, rng)
+        return two_arm_outcomes(self, y1, y2, t1, t2)
+
+    def _exact(self, params: Mapping[str, float]) -> tuple[dict[str, Any], Any]:
+        from rdstats.designs._simulation import two_arm_exact
+
+        return two_arm_exact(self, float(params["theta_1"]), float(params["theta_2"]))
+
+    def simulate(self, scenarios: Any, **kwargs: Any) -> Any:
+        """Operating characteristics over a scenario grid of true (θ1, θ2) (see
+        :func:`rdstats.simulate.operating_characteristics`, which takes ``kwargs``)."""
+        from rdstats.simulate import operating_characteristics
+
+        return operating_characteristics(self, scenarios, **kwargs)
 
     def plot(
         self, ax: Any = None, theta: ArrayLike | None = None, theta_2: Any = None, **kwargs: Any

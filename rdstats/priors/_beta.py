@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
+from scipy import special, stats
 
 from rdstats._validation import as_int_array, check_positive, check_probability
 from rdstats.priors._base import Mixture, MixtureBatch
@@ -72,6 +72,10 @@ class BetaMixture(Mixture):
 
     def _dist(self, a: NDArray[np.float64], b: NDArray[np.float64]) -> Any:
         return stats.beta(a, b)
+
+    @staticmethod
+    def _cdf_kernel(x: Any, a: Any, b: Any) -> Any:
+        return special.betainc(a, b, np.clip(x, 0.0, 1.0))
 
     @classmethod
     def from_mean_sd(cls, mean: float, sd: float) -> BetaMixture:

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
+from scipy import special, stats
 
 from rdstats._validation import as_float_array, as_int_array, check_positive
 from rdstats.priors._base import Mixture, MixtureBatch
@@ -67,6 +67,10 @@ class GammaMixture(Mixture):
 
     def _dist(self, shape: NDArray[np.float64], rate: NDArray[np.float64]) -> Any:
         return stats.gamma(shape, scale=1.0 / rate)
+
+    @staticmethod
+    def _cdf_kernel(x: Any, shape: Any, rate: Any) -> Any:
+        return special.gammainc(shape, rate * np.maximum(x, 0.0))
 
     @classmethod
     def from_mean_sd(

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
+from scipy import special, stats
 
 from rdstats._validation import as_float_array, as_int_array, check_positive
 from rdstats.priors._base import ComponentArray, Mixture, MixtureBatch
@@ -79,6 +79,10 @@ class NormalMixture(Mixture):
 
     def _dist(self, mean: NDArray[np.float64], sd: NDArray[np.float64]) -> Any:
         return stats.norm(mean, sd)
+
+    @staticmethod
+    def _cdf_kernel(x: Any, mean: Any, sd: Any) -> Any:
+        return special.ndtr((x - mean) / sd)
 
     def _component_moments(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         m = np.asarray(self.__dict__["mean"]).view(np.ndarray)
