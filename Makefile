@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m rdstats.demo
+	$(BIN)/rdstats demo --out demo_output
 
 lint: $(STAMP)
 	$(BIN)/ruff check rdstats tests benchmarks

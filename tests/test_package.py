@@ -6,7 +6,7 @@ import sys
 
 def test_import_is_light() -> None:
     code = (
-        "import sys, rdstats, rdstats.priors, rdstats.designs; "
+        "import sys, rdstats, rdstats.priors, rdstats.designs, rdstats.simulate, rdstats.cli; "
         "heavy = [m for m in ('pymc', 'matplotlib', 'lifelines', 'dask') if m in sys.modules]; "
         "print(','.join(heavy))"
     )
@@ -14,9 +14,13 @@ def test_import_is_light() -> None:
     assert out.stdout.strip() == ""
 
 
-def test_demo_runs(capsys) -> None:
-    from rdstats.demo import main
+def test_demo_runs(tmp_path, capsys) -> None:
+    from rdstats.cli import main
 
-    main()
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--trials", "2000"]) == 0
     out = capsys.readouterr().out
-    assert "Exact probability of a positive decision" in out
+    assert "Probability of success" in out
+    assert (tmp_path / "demo" / "report.html").exists()
+    assert (tmp_path / "demo" / "provenance.json").exists()
+    assert main(["reproduce", str(tmp_path / "demo")]) == 0
+    assert "IDENTICAL" in capsys.readouterr().out

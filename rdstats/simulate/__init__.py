@@ -4,5 +4,20 @@ metrics with Monte Carlo standard errors, checkpointing and design specification
 from rdstats.simulate._engine import operating_characteristics
 from rdstats.simulate._result import OCResult
 from rdstats.simulate._scenarios import Scenario, ScenarioGrid
+from rdstats.simulate._spec import (
+    SimulationSpec,
+    design_from_spec,
+    register_design,
+    spec_from_design,
+)
 
-__all__ = ["OCResult", "Scenario", "ScenarioGrid", "operating_characteristics"]
+__all__ = [
+    "OCResult",
+    "Scenario",
+    "ScenarioGrid",
+    "SimulationSpec",
+    "design_from_spec",
+    "operating_characteristics",
+    "register_design",
+    "spec_from_design",
+]

@@ -37,10 +37,17 @@ def _now() -> str:
 
 
 def design_spec(design: Any) -> dict[str, Any]:
-    """JSON-safe specification of a design (its ``to_dict`` when it has one)."""
+    """JSON-safe specification of a design: its specification-file table when the design
+    type is registered, else its ``to_dict()`` (or its repr)."""
+    from rdstats.simulate._spec import spec_from_design
+
+    try:
+        return spec_from_design(design)
+    except (TypeError, AttributeError):
+        pass
     if hasattr(design, "to_dict"):
         return dict(design.to_dict())
-    return {"design": type(design).__name__, "repr": repr(design)}
+    return {"type": type(design).__name__, "repr": repr(design)}
 
 
 def as_grid(scenarios: Any) -> ScenarioGrid:
@@ -298,18 +305,18 @@ def operating_characteristics(
             batch_size=bsize,
             scenario_keys={s.label: list(s.key()) for s in grid},
         )
-        if st is not None:
-            st.open(
-                {"design": spec, "seed": seed, "batch_size": bsize},
-                {
-                    "scenarios": grid.to_dict(),
-                    "n_trials": n_trials,
-                    "scenario_keys": [list(s.key()) for s in grid],
-                    "batches": [len(sizes)] * len(grid),
-                },
-            )
         with open_executor(executor, backend, workers, address) as (ex, description):
             record["executor"] = description
+            if st is not None:  # after the executor is up: a failed connection writes nothing
+                st.open(
+                    {"design": spec, "seed": seed, "batch_size": bsize},
+                    {
+                        "scenarios": grid.to_dict(),
+                        "n_trials": n_trials,
+                        "scenario_keys": [list(s.key()) for s in grid],
+                        "batches": [len(sizes)] * len(grid),
+                    },
+                )
             done = _simulate_all(design, grid, jobs, ex, st, progress)
         columns: dict[str, list[np.ndarray]] = {}
         for i, s in enumerate(grid):

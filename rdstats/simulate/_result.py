@@ -25,8 +25,8 @@ class OCResult:
     Attributes
     ----------
     design : object or None
-        The simulated design (``None`` for a result read back from files; its
-        specification is in ``provenance["design"]``).
+        The simulated design (rebuilt from ``provenance["design"]`` for a result read
+        back from files; ``None`` if its type is not registered for specification files).
     scenarios : ScenarioGrid
         The scenarios, in the order of the metrics table.
     metrics : pandas.DataFrame
@@ -159,7 +159,13 @@ class OCResult:
             pd.read_parquet(d / "outcomes.parquet") if (d / "outcomes.parquet").exists() else None
         )
         grid = ScenarioGrid.from_dict(prov["scenarios"])
-        return cls(None, grid, metrics, outcomes, prov["method"], prov)
+        try:  # rebuild the design from its recorded specification when it is registered
+            from rdstats.simulate._spec import design_from_spec
+
+            design = design_from_spec(prov["design"])
+        except (ValueError, TypeError, KeyError):
+            design = None
+        return cls(design, grid, metrics, outcomes, prov["method"], prov)
 
     def compare(self, other: OCResult) -> list[str]:
         """Differences from ``other`` (empty when every number is bit-identical)."""

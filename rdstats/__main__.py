@@ -1,0 +1,7 @@
+"""``python -m rdstats`` runs the ``rdstats`` command."""
+
+import sys
+
+from rdstats.cli import main
+
+sys.exit(main())
