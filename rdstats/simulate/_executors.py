@@ -106,7 +106,7 @@ def open_executor(
             n_workers=n,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port (None still binds 8787)
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,

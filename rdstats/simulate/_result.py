@@ -15,7 +15,16 @@ from rdstats.simulate._scenarios import ScenarioGrid
 
 __all__ = ["OCResult"]
 
-_FILES = ("metrics.parquet", "outcomes.parquet", "provenance.json")
+_ORDER = [
+    "p_success",
+    "type_i_error",
+    "power",
+    "n_mean",
+    "n_q10",
+    "n_median",
+    "n_q90",
+    "p_early_stop",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,7 +94,10 @@ class OCResult:
         if not wide:
             return df.reset_index(drop=True).copy()
         params = self.scenarios.parameters
-        order = list(dict.fromkeys(df["metric"]))
+        seen = list(dict.fromkeys(df["metric"]))
+        order = sorted(
+            seen, key=lambda m: (_ORDER.index(m) if m in _ORDER else len(_ORDER), seen.index(m))
+        )
         value = df.pivot(index="scenario", columns="metric", values="value")[order]
         mcse = df.pivot(index="scenario", columns="metric", values="mcse")[order]
         mcse.columns = [f"{c}_mcse" for c in mcse.columns]
