@@ -13,12 +13,13 @@ error.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import special, stats
+from scipy.optimize import elementwise
 
 from rdstats.designs._endpoints import check_theta, normal_se
 from rdstats.designs._one_arm import rule_kind
@@ -128,6 +129,29 @@ def _normal_nodes(mean: float, sd: float, breaks: Array) -> tuple[Array, Array]:
     return np.concatenate(xs), np.concatenate(ws)
 
 
+def _crossings(
+    interval_at: Callable[[Array, Array], tuple[Array, Array]],
+    other: Array,
+    target: float,
+    x0: Array,
+    scale: float,
+) -> Array:
+    """Statistic values where the credible interval's lower or upper end equals
+    ``target`` (one pair per element of ``other``; NaN where there is none). Coverage
+    jumps there, so these are break points of the quadrature. Posterior quantiles of
+    normal models are increasing in the observed mean, so each root is unique."""
+    out = []
+    for end in (0, 1):
+
+        def f(x: Array, y: Array, end: int = end) -> Array:
+            return np.asarray(interval_at(x, y)[end]) - target
+
+        br = elementwise.bracket_root(f, x0 - scale, x0 + scale, args=(other,))
+        res = elementwise.find_root(f, br.bracket, args=(other,))
+        out.append(np.where(br.success & res.success, res.x, np.nan))
+    return np.vstack(out)
+
+
 def one_arm_exact(design: Any, theta: float) -> tuple[dict[str, Array], Array]:
     n = design.n
     if design.endpoint == "binomial":
@@ -137,7 +161,13 @@ def one_arm_exact(design: Any, theta: float) -> tuple[dict[str, Array], Array]:
         y = np.arange(int(stats.poisson.isf(_POISSON_TAIL, n * theta)) + 1)
         p = stats.poisson.pmf(y, n * theta)
     else:
-        y, p = _normal_nodes(theta, normal_se(design.prior, n), np.array(design._interval()))
+        se = normal_se(design.prior, n)
+
+        def interval_at(x: Array, _: Array) -> tuple[Array, Array]:
+            return _posterior(design.prior, "normal", x, n).interval(LEVEL)
+
+        cover = _crossings(interval_at, np.zeros(1), theta, np.full(1, theta), 3 * se)
+        y, p = _normal_nodes(theta, se, np.r_[design._interval(), cover.ravel()])
     return one_arm_outcomes(design, y), p
 
 
@@ -247,7 +277,21 @@ def two_arm_exact(design: Any, theta_1: float, theta_2: float) -> tuple[dict[str
             y2, p2 = _normal_nodes(theta_2, normal_se(design.prior_2, n2), np.array([]))
         lo, hi = design._normal_interval(y2)
         se1 = normal_se(design.prior_1, n1)
-        parts = [_normal_nodes(theta_1, se1, np.array([a, b])) for a, b in zip(lo, hi, strict=True)]
+        delta = theta_1 - theta_2
+
+        def interval_at(x: Array, y: Array) -> tuple[Array, Array]:
+            post_2 = (
+                _prior_batch(design.prior_2, x.size)
+                if n2 == 0
+                else _posterior(design.prior_2, "normal", y, n2)
+            )
+            return _difference_interval(_posterior(design.prior_1, "normal", x, n1), post_2)
+
+        cover = _crossings(interval_at, y2, delta, y2 + delta, 3 * se1)
+        parts = [
+            _normal_nodes(theta_1, se1, np.array([a, b, c, d]))
+            for a, b, c, d in zip(lo, hi, *cover, strict=True)
+        ]
         y1 = np.concatenate([x for x, _ in parts])
         w = np.concatenate([w * q for (_, w), q in zip(parts, p2, strict=True)])
         y2 = np.repeat(y2, [x.size for x, _ in parts])

@@ -9,6 +9,25 @@ import numpy as np
 from rdstats.plotting._plots import _axes
 
 
+_LABELS = {
+    "p_success": "P(positive decision)",
+    "type_i_error": "type I error",
+    "power": "power",
+    "n_mean": "expected sample size",
+    "n_median": "median sample size",
+    "p_early_stop": "P(early stop)",
+    "estimate_mean": "mean estimate",
+    "bias": "bias",
+    "rmse": "RMSE",
+    "coverage": "coverage of 95% interval",
+}
+
+
+def metric_label(metric: str) -> str:
+    """Readable axis label of a metric name."""
+    return _LABELS.get(metric, metric.replace("_", " "))
+
+
 def plot_oc_result(
     result: Any,
     metric: str = "p_success",
@@ -43,12 +62,12 @@ def plot_oc_result(
             **kwargs,
         )
     ax.set_xlabel(x)
-    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_ylabel(metric_label(metric))
     if metric in ("p_success", "power", "type_i_error", "coverage") or metric.startswith("p_"):
         lo, hi = ax.get_ylim()
         ax.set_ylim(max(lo, -0.02), min(hi, 1.02))
     if by is not None:
         ax.legend(frameon=False)
     err = "±2 MCSE" if np.any(table["mcse"] > 0) else "exact"
-    ax.set_title(f"{metric.replace('_', ' ')} ({err})", fontsize=10)
+    ax.set_title(f"{metric_label(metric)} ({err})", fontsize=10)
     return ax

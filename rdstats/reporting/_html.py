@@ -57,6 +57,8 @@ def _figures(result: Any) -> list[tuple[str, str]]:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    from rdstats.plotting._simulation import metric_label
+
     available = set(result.metrics["metric"])
     figs = []
     for metric in _PLOTTED:
@@ -73,7 +75,7 @@ def _figures(result: Any) -> list[tuple[str, str]]:
             fig.savefig(buf, format="png", dpi=110)
         finally:
             plt.close(fig)
-        figs.append((metric.replace("_", " "), base64.b64encode(buf.getvalue()).decode()))
+        figs.append((metric_label(metric), base64.b64encode(buf.getvalue()).decode()))
     return figs
 
 
