@@ -8,7 +8,6 @@ import numpy as np
 
 from rdstats.plotting._plots import _axes
 
-
 _LABELS = {
     "p_success": "P(positive decision)",
     "type_i_error": "type I error",
