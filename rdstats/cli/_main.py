@@ -85,21 +85,27 @@ def simulate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CommandError(f"--out {str(out)!r} exists and is not a directory")
+    from rdstats.simulate._engine import store_fingerprint
     from rdstats.simulate._executors import open_executor
+    from rdstats.simulate._store import Store
+    from rdstats.simulate._streams import DEFAULT_BATCH_SIZE, root_seed
 
-    # connect to the workers first: an unreachable scheduler writes nothing
+    store = Store(out / _STORE)
+    run_options: dict[str, Any] = {}
+    if spec.method == "monte_carlo":
+        # a run without a seed resumes with the entropy of the interrupted run, if any
+        stored = _seed_of_interrupted_run(out / _STORE) if spec.seed is None else None
+        root = root_seed(spec.seed if stored is None else stored)
+        store.check(store_fingerprint(spec.design, root, spec.batch_size or DEFAULT_BATCH_SIZE))
+        run_options.update(rng=root, store=store.path)
+    # everything is validated and the workers are reachable before anything is written
     with open_executor(
         None, options.get("backend"), options.get("workers"), options.get("address")
     ) as (executor, _):
         out.mkdir(parents=True, exist_ok=True)
         (out / "provenance.json").unlink(missing_ok=True)  # incomplete until written again
         spec.write(out / _SPEC_FILE)
-        run_options: dict[str, Any] = {"executor": executor}
-        if spec.method == "monte_carlo":
-            run_options["store"] = out / _STORE
-            if spec.seed is None:
-                run_options["rng"] = _seed_of_interrupted_run(out / _STORE)
-        result = spec.run(progress=not args.no_progress, **run_options)
+        result = spec.run(progress=not args.no_progress, executor=executor, **run_options)
     result.save(out)
     print(result.summary(wide=True).to_string(float_format=lambda v: f"{v:.4f}"))
     print(f"\nresults written to {out}/ (metrics.parquet, outcomes.parquet, provenance.json)")

@@ -67,13 +67,8 @@ def _check_positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
-def _check_design(design: Any, grid: ScenarioGrid, method: str) -> None:
-    hook = "_simulate" if method == "monte_carlo" else "_exact"
-    if not callable(getattr(design, hook, None)):
-        raise TypeError(
-            f"design {type(design).__name__} does not implement {hook}(); "
-            + ("it cannot be simulated" if method == "monte_carlo" else "use method='monte_carlo'")
-        )
+def check_scenarios(design: Any, grid: ScenarioGrid) -> None:
+    """The grid's parameters are the design's, and every value is in range."""
     expected = list(getattr(design, "_parameters", grid.parameters))
     if sorted(grid.parameters) != sorted(expected):
         raise ValueError(
@@ -81,12 +76,30 @@ def _check_design(design: Any, grid: ScenarioGrid, method: str) -> None:
             f"needs {expected}"
         )
     check = getattr(design, "_check_scenario", None)
-    for s in grid:
-        if check is not None:
-            check(s)
+    if check is not None:
+        for s in grid:
+            try:
+                check(s)
+            except (ValueError, TypeError) as err:
+                raise type(err)(f"scenario {s.label!r}: {err}") from None
+
+
+def _check_design(design: Any, grid: ScenarioGrid, method: str) -> None:
+    hook = "_simulate" if method == "monte_carlo" else "_exact"
+    if not callable(getattr(design, hook, None)):
+        raise TypeError(
+            f"design {type(design).__name__} does not implement {hook}(); "
+            + ("it cannot be simulated" if method == "monte_carlo" else "use method='monte_carlo'")
+        )
+    check_scenarios(design, grid)
     prepare = getattr(design, "_prepare", None)
     if prepare is not None:  # caches (boundaries, lookup tables) travel with the design
         prepare(grid)
+
+
+def store_fingerprint(design: Any, root: np.random.SeedSequence, batch_size: int) -> dict[str, Any]:
+    """What a checkpoint store must match to be resumed: design, seed and batch size."""
+    return {"design": design_spec(design), "seed": seed_record(root), "batch_size": batch_size}
 
 
 def _null_flag(design: Any, s: Scenario) -> bool | None:
@@ -309,7 +322,7 @@ def operating_characteristics(
             record["executor"] = description
             if st is not None:  # after the executor is up: a failed connection writes nothing
                 st.open(
-                    {"design": spec, "seed": seed, "batch_size": bsize},
+                    store_fingerprint(design, root, bsize),
                     {
                         "scenarios": grid.to_dict(),
                         "n_trials": n_trials,

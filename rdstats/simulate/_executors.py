@@ -33,6 +33,19 @@ def _is_dask_client(obj: Any) -> bool:
     return type(obj).__name__ == "Client" and type(obj).__module__.startswith("distributed")
 
 
+def describe(executor: Any) -> str:
+    """Provenance description of a user's executor."""
+    if _is_dask_client(executor):
+        try:
+            n = len(executor.scheduler_info().get("workers", {}))
+            return f"dask Client ({n} workers at {executor.scheduler.address})"
+        except Exception:  # pragma: no cover - description only
+            return "dask Client"
+    workers = getattr(executor, "_max_workers", None)
+    name = type(executor).__name__
+    return name if workers is None else f"{name} ({workers} workers)"
+
+
 def check_backend(executor: Any, backend: Any, workers: Any, address: Any) -> None:
     """Validate the executor arguments before any work starts."""
     if executor is not None and backend is not None:
@@ -72,7 +85,7 @@ def open_executor(
     """
     check_backend(executor, backend, workers, address)
     if executor is not None:
-        yield executor, type(executor).__name__
+        yield executor, describe(executor)
         return
     if backend in (None, "serial"):
         yield None, "serial"

@@ -152,6 +152,8 @@ class OCResult:
         self.metrics.to_parquet(out / "metrics.parquet", index=False)
         if self.outcomes is not None:
             self.outcomes.to_parquet(out / "outcomes.parquet", index=False)
+        else:  # an exact result has no outcomes: remove those of an earlier run
+            (out / "outcomes.parquet").unlink(missing_ok=True)
         tmp = out / "provenance.json.tmp"
         tmp.write_text(json.dumps(self.provenance, indent=1, default=str))
         os.replace(tmp, out / "provenance.json")

@@ -184,6 +184,8 @@ def design_from_spec(spec: Any, where: str = "design") -> Any:
 
 def spec_from_design(design: Any) -> dict[str, Any]:
     """Specification table of a registered design (inverse of :func:`design_from_spec`)."""
+    if not callable(getattr(design, "to_dict", None)):
+        raise TypeError(f"{type(design).__name__} is not registered for specification files")
     d = design.to_dict()
     registry = _registry()
     kind = d.get("design")
@@ -238,6 +240,11 @@ class SimulationSpec:
     title: str = ""
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from rdstats.simulate._engine import check_scenarios
+
+        _wrap("scenarios", lambda: check_scenarios(self.design, self.scenarios))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SimulationSpec) and self.to_dict() == other.to_dict()

@@ -43,8 +43,8 @@ class Store:
             raise ValueError(f"store={str(path)!r} exists and is not a directory")
 
     # -- run description --------------------------------------------------------------
-    def open(self, fingerprint: dict[str, Any], run: dict[str, Any]) -> None:
-        """Create the store, or check that it belongs to the same simulation."""
+    def check(self, fingerprint: dict[str, Any]) -> None:
+        """Raise StoreMismatchError if the store holds another simulation (writes nothing)."""
         manifest = self.path / "manifest.json"
         if manifest.exists():
             old = json.loads(manifest.read_text())
@@ -54,7 +54,12 @@ class Store:
                     f"store={str(self.path)!r} holds a different simulation (differs in "
                     f"{', '.join(diff) or 'its keys'}); use a new directory"
                 )
-        else:
+
+    def open(self, fingerprint: dict[str, Any], run: dict[str, Any]) -> None:
+        """Create the store, or check that it belongs to the same simulation."""
+        manifest = self.path / "manifest.json"
+        self.check(fingerprint)
+        if not manifest.exists():
             (self.path / "batches").mkdir(parents=True, exist_ok=True)
             self._write_text(manifest, json.dumps(fingerprint, indent=1, sort_keys=True))
         self._write_text(self.path / "run.json", json.dumps(run, indent=1, sort_keys=True))

@@ -255,14 +255,6 @@ def test_spec_without_seed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     assert (out / "outcomes.parquet").read_bytes() == first
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simulate into a finished DIR with another seed exits 2 (store mismatch) but has "
-    "already deleted DIR/provenance.json and overwritten DIR/spec.toml "
-    "(rdstats/cli/_main.py simulate(): unlink + spec.write before the store is checked); "
-    "'rdstats report DIR' then says '5 of 5 batches are done' and the resume command it "
-    "suggests fails again",
-)
 def test_rerun_with_other_seed_keeps_result(
     capsys: pytest.CaptureFixture[str], run_dir: Path
 ) -> None:
@@ -275,13 +267,6 @@ def test_rerun_with_other_seed_keeps_result(
     assert rdstats(capsys, "report", run_dir)[0] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simulate --method exact into a DIR holding a Monte Carlo run leaves the old "
-    "outcomes.parquet (rdstats/simulate/_result.py OCResult.save() does not remove it when "
-    "outcomes is None); OCResult.load then attaches those outcomes to the exact result and "
-    "'rdstats reproduce DIR' exits 1: 'NOT IDENTICAL: one result has outcomes, the other not'",
-)
 def test_exact_over_monte_carlo_dir(capsys: pytest.CaptureFixture[str], run_dir: Path) -> None:
     code, _, err = simulate(capsys, run_dir, "--method", "exact")
     assert code == 0, err
@@ -510,12 +495,6 @@ def test_unreachable_scheduler_writes_nothing(
     assert not out.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rdstats simulate writes DIR/spec.toml before the design checks the scenarios, so "
-    "a spec whose scenarios do not fit the design exits 2 but leaves DIR behind "
-    "(rdstats/cli/_main.py simulate(): spec.write() precedes spec.run())",
-)
 def test_scenarios_not_fitting_design_write_nothing(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -164,7 +164,7 @@ def test_embedded_png(which: str, request: pytest.FixtureRequest) -> None:
     # the plots sit in the Plots section, with captions
     assert "img" in rep.tags_in["Plots"]
     assert "figcaption" in rep.tags_in["Plots"]
-    assert "p success" in "".join(rep.text["Plots"])
+    assert "P(positive decision)" in "".join(rep.text["Plots"])
 
 
 @pytest.mark.parametrize("which", ["mc_report", "exact_report"])

@@ -554,12 +554,6 @@ def test_scenarios_duplicate_rows() -> None:
     _check(data, "scenarios", "distinct")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SimulationSpec.from_dict does not check the scenario grid against the design: "
-    "a grid with 'theta' for a TwoArmDesign (or theta_1 = -0.15 for a binary endpoint) "
-    "parses, and only fails later inside run()",
-)
 @pytest.mark.parametrize(
     ("scenarios", "expected"),
     [
