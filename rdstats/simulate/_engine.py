@@ -297,6 +297,7 @@ def operating_characteristics(
     rows: list[dict[str, Any]] = []
     outcomes = None
     if method == "exact":
+        root_seed(rng)  # validated although exact results need no random numbers
         for s in grid:
             support, prob = design._exact(s)
             ms = compute_metrics(

@@ -40,7 +40,7 @@ def _proportion(x: Array, w: Array | None) -> tuple[float, float]:
     if w is None:
         p = float(np.mean(x))
         return p, float(np.sqrt(p * (1 - p) / x.size))
-    return float(np.dot(w, x) / w.sum()), 0.0
+    return float(np.clip(np.dot(w, x) / w.sum(), 0.0, 1.0)), 0.0  # rounding can pass 1
 
 
 def _quantile(x: Array, w: Array | None, q: float) -> tuple[float, float]:

@@ -40,7 +40,9 @@ class Scenario(dict[str, float]):
 
 
 def _label(values: Mapping[str, float]) -> str:
-    return ", ".join(f"{k}={v:g}" for k, v in values.items())
+    return ", ".join(
+        f"{k}={np.format_float_positional(float(v), trim='-')}" for k, v in values.items()
+    )
 
 
 class ScenarioGrid:
@@ -206,10 +208,10 @@ def _validated(df: pd.DataFrame) -> pd.DataFrame:
     for c in params:
         if not isinstance(c, str) or not c.isidentifier():
             raise ValueError(f"parameter names must be identifiers, got {c!r}")
-        try:
-            vals = df[c].astype(float)
-        except (TypeError, ValueError):
-            raise ValueError(f"parameter {c!r} must be numeric, got {df[c].tolist()}") from None
+        col = df[c]
+        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            raise ValueError(f"parameter {c!r} must be numeric, got {col.tolist()}")
+        vals = col.astype(float)
         if not np.isfinite(vals).all():
             raise ValueError(f"parameter {c!r} must be finite, got {df[c].tolist()}")
         df[c] = vals
@@ -223,7 +225,11 @@ def _validated(df: pd.DataFrame) -> pd.DataFrame:
     if df["label"].duplicated().any():
         dup = df["label"][df["label"].duplicated()].tolist()
         raise ValueError(f"scenario labels must be unique, duplicated: {dup}")
-    if df[params].duplicated().any():
-        raise ValueError("scenarios must be distinct: two rows have the same parameter values")
+    repeated = df[params].duplicated(keep=False)
+    if repeated.any():
+        rows = df.loc[repeated, params].to_dict(orient="records")
+        raise ValueError(
+            f"scenarios must be distinct: rows {df.index[repeated].tolist()} repeat {rows}"
+        )
     order = [*params, "label"] + (["null"] if "null" in df else [])
     return df[order]

@@ -24,7 +24,7 @@ prob = st.floats(0.55, 0.97)
 values = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, allow_subnormal=False)
 # probabilities on a 1e-6 grid: scipy's binom.pmf overflows at p ~ 1e-308 (not rdstats')
 unit = st.floats(0.0, 1.0).map(lambda v: round(v, 6))
-# distinct values on a 1e-4 grid get distinct default labels (see the xfail test below)
+# distinct values on a 1e-4 grid get distinct default labels
 grid4 = st.integers(0, 10_000).map(lambda i: i / 10_000)
 names = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True).filter(
     lambda s: s not in ("label", "null")
@@ -84,18 +84,11 @@ def test_exact_metrics_have_zero_mcse(data):
     m = res.metrics
     assert (m["mcse"] == 0).all()
     p = m.loc[m["metric"] == "p_success", "value"].to_numpy()
-    # rounding slack: see test_exact_p_success_not_above_one (xfail)
-    assert ((p >= 0) & (p <= 1 + 1e-12)).all()
+    assert ((p >= 0) & (p <= 1)).all()
     np.testing.assert_allclose(p, design.oc(np.array(thetas)), atol=1e-9)
     assert res.outcomes is None and res.method == "exact"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG rdstats/simulate/_metrics.py:43 (_proportion with weights): the exact "
-    "probability is np.dot(w, x) / w.sum() without clipping, so a design that always "
-    "succeeds reports p_success = 1.0000000000000002 (design.oc() clips and gives 1.0)",
-)
 def test_exact_p_success_not_above_one():
     design = OneArmDesign(GammaMixture(1, 2.0, 0.5), 2.0, DecisionRule(0.625, 0.5))
     res = operating_characteristics(design, {"theta": [3.0]}, method="exact")
@@ -198,13 +191,6 @@ def test_grid_dict_roundtrip(t1, t2, data):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG rdstats/simulate/_scenarios.py:43 (_label): default labels format values "
-    "with '{:g}' (6 significant digits), so distinct scenarios such as theta=0.1 and "
-    "theta=0.1000001 (or 1000000 and 1000001) get the same label and the grid is "
-    "rejected with 'scenario labels must be unique'",
-)
 @pytest.mark.parametrize("thetas", [[0.1, 0.1000001], [1_000_000.0, 1_000_001.0]])
 def test_distinct_values_get_distinct_default_labels(thetas):
     grid = ScenarioGrid.cartesian(theta=thetas)
