@@ -16,8 +16,9 @@ Three parts:
    against the serial engine on 20 scenarios x 10^5 trials, for batch sizes 10,000 and
    50,000; results must be bit-identical (``OCResult.compare() == []``). Cluster start-up
    and a one-shot ``backend="dask"`` call (start-up included) are timed separately. A
-   second cluster whose workers run without distributed's ``MALLOC_TRIM_THRESHOLD_``
-   setting shows what that setting costs.
+   second, plain ``LocalCluster`` whose workers run with distributed's
+   ``MALLOC_TRIM_THRESHOLD_`` setting (which rdstats's ``local_cluster`` drops) shows what
+   that setting costs.
 3. ``method="exact"`` on the same grids.
 
 Serial throughput is measured in CPU time of the calling process (one core); scale-out
@@ -48,7 +49,7 @@ import scipy
 import rdstats
 from rdstats.designs import DecisionRule, OneArmDesign, TwoArmDesign
 from rdstats.priors import BetaMixture, NormalMixture, robustify
-from rdstats.simulate import ScenarioGrid, operating_characteristics
+from rdstats.simulate import ScenarioGrid, local_cluster, operating_characteristics
 
 RESULTS = Path(__file__).resolve().parent / "results" / "simulate.json"
 
@@ -295,42 +296,31 @@ def serial_throughput(n_trials: dict[str, int], repeats: int, max_wait: float) -
 
 
 # -- 2. Dask / process pool vs serial -----------------------------------------------------
-def start_cluster(malloc_trim: bool = True) -> tuple[float, Any, Any]:
-    """LocalCluster(2 workers) + Client, as the issue specifies. ``malloc_trim=False``
-    starts the workers without distributed's default ``MALLOC_TRIM_THRESHOLD_=65536``
-    ("distributed.nanny.pre-spawn-environ"), which makes glibc hand freed memory back at
-    once, so that every large temporary array is page-faulted in afresh."""
-    import dask
+def start_cluster(rdstats_setup: bool = True) -> tuple[float, Any, Any]:
+    """A 2-worker cluster + Client. ``rdstats_setup=True``: ``rdstats.simulate.local_cluster``
+    (what ``backend="dask"`` starts: workers without distributed's
+    ``MALLOC_TRIM_THRESHOLD_=65536``, which makes glibc hand freed memory back at once, so
+    that every large temporary array is page-faulted in afresh). ``False``: a plain
+    ``LocalCluster`` with distributed's defaults, for comparison."""
     from distributed import Client, LocalCluster
 
-    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
-    inherited = None
-    if not malloc_trim:
-        env.pop("MALLOC_TRIM_THRESHOLD_", None)
-        # the nanny also writes pre-spawn-environ into this process's os.environ, from
-        # which later workers would inherit it
-        inherited = os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     start = time.perf_counter()
-    try:
-        with (
-            dask.config.set({"distributed.nanny.pre-spawn-environ": env}),
-            warnings.catch_warnings(),
-        ):
-            # the scheduler's HTTP server falls back to a free port when another cluster
-            # (ours, or another user's) holds 8787
-            warnings.filterwarnings("ignore", message="Port .* is already in use")
+    with warnings.catch_warnings():
+        # the scheduler's HTTP server falls back to a free port when another cluster
+        # (ours, or another user's) holds 8787
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        if rdstats_setup:
+            cluster = local_cluster(2)
+        else:
             cluster = LocalCluster(
                 n_workers=2,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",
                 silence_logs=logging.ERROR,
             )
-            client = Client(cluster)
-            client.wait_for_workers(2)
-    finally:
-        if inherited is not None:
-            os.environ["MALLOC_TRIM_THRESHOLD_"] = inherited
+        client = Client(cluster)
+        client.wait_for_workers(2)
     return time.perf_counter() - start, cluster, client
 
 
@@ -352,8 +342,8 @@ def compare_backends(
     runners: dict[str, Callable[[], Any]] = {
         "serial": lambda: oc(make(), grid, n_trials, batch_size=bs),
         "dask": lambda: oc(make(), grid, n_trials, batch_size=bs, executor=clients["dask"]),
-        "dask_no_malloc_trim": lambda: oc(
-            make(), grid, n_trials, batch_size=bs, executor=clients["dask_no_malloc_trim"]
+        "dask_defaults": lambda: oc(
+            make(), grid, n_trials, batch_size=bs, executor=clients["dask_defaults"]
         ),
         "processes": lambda: oc(
             make(), grid, n_trials, batch_size=bs, backend="processes", workers=2
@@ -431,20 +421,20 @@ def compare_backends(
         "speedup_processes_quiet": (
             quiet_med["serial"] / quiet_med["processes"] if quiet else None
         ),
-        "speedup_dask_no_malloc_trim_quiet": (
-            quiet_med["serial"] / quiet_med["dask_no_malloc_trim"] if quiet else None
+        "speedup_dask_defaults_quiet": (
+            quiet_med["serial"] / quiet_med["dask_defaults"] if quiet else None
         ),
         "speedup_dask_best_of": best["serial"] / best["dask"],
-        "speedup_dask_no_malloc_trim": med["serial"] / med["dask_no_malloc_trim"],
+        "speedup_dask_defaults": med["serial"] / med["dask_defaults"],
         "speedup_processes": med["serial"] / med["processes"],
         "speedup_processes_best_of": best["serial"] / best["processes"],
         "pass_dask": bool(med["serial"] / med["dask"] >= TARGET_DASK_SPEEDUP),
         "identical_dask": not diffs["dask"],
         "identical_processes": not diffs["processes"],
-        "identical_dask_no_malloc_trim": not diffs["dask_no_malloc_trim"],
+        "identical_dask_defaults": not diffs["dask_defaults"],
         "compare_dask": sorted(diffs["dask"]),
         "compare_processes": sorted(diffs["processes"]),
-        "compare_dask_no_malloc_trim": sorted(diffs["dask_no_malloc_trim"]),
+        "compare_dask_defaults": sorted(diffs["dask_defaults"]),
         "serial_hook_cpu_s": hook,
         "serial_hook_share": hook / serial_cpu,
         "amdahl_max_speedup_2_workers": amdahl,
@@ -454,8 +444,8 @@ def compare_backends(
         f"x{entry['speedup_dask']:.2f} (best-of x{entry['speedup_dask_best_of']:.2f}, "
         f"identical={entry['identical_dask']}) | processes {med['processes']:6.2f} s "
         f"x{entry['speedup_processes']:.2f} (identical={entry['identical_processes']}) | "
-        f"dask without malloc trim {med['dask_no_malloc_trim']:6.2f} s "
-        f"x{entry['speedup_dask_no_malloc_trim']:.2f} | "
+        f"dask with distributed's defaults {med['dask_defaults']:6.2f} s "
+        f"x{entry['speedup_dask_defaults']:.2f} | "
         f"_simulate {hook / serial_cpu:.0%} of serial CPU, Amdahl bound x{amdahl:.2f} | "
         f"quiet repeats {quiet}: dask x{entry['speedup_dask_quiet'] or float('nan'):.2f}, "
         f"processes x{entry['speedup_processes_quiet'] or float('nan'):.2f}"
@@ -469,26 +459,27 @@ def scale_out(
     wait_quiet(wait)
     startup, cluster, client = start_cluster()
     print(f"LocalCluster(2 workers) + Client start-up {startup:.2f} s")
-    startup_2, cluster_2, client_2 = start_cluster(malloc_trim=False)
+    startup_2, cluster_2, client_2 = start_cluster(rdstats_setup=False)
     trim = client_2.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
     out: dict[str, Any] = {
         "grid": "ScenarioGrid.cartesian(theta=np.linspace(0.1, 0.5, 20))",
         "n_trials_per_scenario": n_trials,
-        "cluster": "LocalCluster(n_workers=2, threads_per_worker=1, processes=True, "
-        "dashboard_address=None, silence_logs=logging.ERROR) + Client, passed as executor=",
+        "cluster": "rdstats.simulate.local_cluster(2) + Client, passed as executor= "
+        "(what backend='dask' starts)",
         "cluster_startup_s": startup,
         "target_speedup": TARGET_DASK_SPEEDUP,
-        "dask_no_malloc_trim": (
-            "a second such cluster, its workers started without distributed's default "
-            "MALLOC_TRIM_THRESHOLD_=65536 (distributed.nanny.pre-spawn-environ); both "
-            "clusters are up during all runs (idle workers cost a few % of a core)"
+        "dask_defaults": (
+            "a plain LocalCluster(n_workers=2, threads_per_worker=1) with distributed's "
+            "defaults, whose workers run with MALLOC_TRIM_THRESHOLD_=65536 "
+            "(distributed.nanny.pre-spawn-environ); both clusters are up during all runs "
+            "(idle workers cost a few % of a core)"
         ),
-        "dask_no_malloc_trim_cluster_startup_s": startup_2,
-        "dask_no_malloc_trim_workers_env": sorted({str(v) for v in trim.values()}),
+        "dask_defaults_cluster_startup_s": startup_2,
+        "dask_defaults_workers_env": sorted({str(v) for v in trim.values()}),
         "designs": {},
     }
     grid = one_arm_grid()
-    clients = {"dask": client, "dask_no_malloc_trim": client_2}
+    clients = {"dask": client, "dask_defaults": client_2}
     try:
         for name in ("one_arm_binary", "one_arm_normal_mixture"):
             what, make, _ = DESIGNS[name]
@@ -639,9 +630,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "pass_trials_per_min": binary["pass_engine"],
             "dask_speedups": {k: e["speedup_dask"] for k, e in entries.items()},
             "processes_speedups": {k: e["speedup_processes"] for k, e in entries.items()},
-            "dask_no_malloc_trim_speedups": {
-                k: e["speedup_dask_no_malloc_trim"] for k, e in entries.items()
-            },
+            "dask_defaults_speedups": {k: e["speedup_dask_defaults"] for k, e in entries.items()},
             "dask_speedups_quiet_repeats": {k: e["speedup_dask_quiet"] for k, e in entries.items()},
             "processes_speedups_quiet_repeats": {
                 k: e["speedup_processes_quiet"] for k, e in entries.items()
@@ -649,9 +638,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "best_dask_speedup": max(e["speedup_dask"] for e in entries.values()),
             "pass_dask_speedup": any(e["pass_dask"] for e in entries.values()),
             "all_identical": all(
-                e["identical_dask"]
-                and e["identical_processes"]
-                and e["identical_dask_no_malloc_trim"]
+                e["identical_dask"] and e["identical_processes"] and e["identical_dask_defaults"]
                 for e in entries.values()
             ),
         },

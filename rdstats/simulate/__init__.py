@@ -2,6 +2,7 @@
 metrics with Monte Carlo standard errors, checkpointing and design specification files."""
 
 from rdstats.simulate._engine import operating_characteristics
+from rdstats.simulate._executors import local_cluster
 from rdstats.simulate._result import OCResult
 from rdstats.simulate._scenarios import Scenario, ScenarioGrid
 from rdstats.simulate._spec import (
@@ -17,6 +18,7 @@ __all__ = [
     "ScenarioGrid",
     "SimulationSpec",
     "design_from_spec",
+    "local_cluster",
     "operating_characteristics",
     "register_design",
     "spec_from_design",

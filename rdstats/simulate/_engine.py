@@ -175,7 +175,7 @@ def _simulate_all(
     try:
         if executor is None:
             for i, b, size, seed in pending:
-                finish(i, b, size, run_jobs(design, dict(grid[i]), [(size, seed)])[0])
+                finish(i, b, size, run_jobs(design, [(dict(grid[i]), size, seed)])[0])
         else:
             for (i, b, size), out in submit_all(executor, design, grid, pending):
                 finish(i, b, size, out)
@@ -332,29 +332,54 @@ def operating_characteristics(
                     },
                 )
             done = _simulate_all(design, grid, jobs, ex, st, progress)
-        columns: dict[str, list[np.ndarray]] = {}
+        columns = _assemble(done, len(grid), sizes)
         for i, s in enumerate(grid):
-            parts = [done[(i, b)] for b in range(len(sizes))]
-            out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+            part = slice(i * n_trials, (i + 1) * n_trials)
+            out = {k: v[part] for k, v in columns.items()}
             ms = compute_metrics(
                 out, None, truth=_truth(design, s), null=_null_flag(design, s), n_looks=looks
             )
             rows += [_row(s, grid, _null_flag(design, s), m, n_trials) for m in ms]
-            for k, v in out.items():
-                columns.setdefault(k, []).append(v)
         codes = np.repeat(np.arange(len(grid), dtype=np.int32), n_trials)
         outcomes = pd.DataFrame(
             {
                 "scenario": pd.Categorical.from_codes(codes, categories=pd.Index(grid.labels)),
                 "trial": np.tile(np.arange(n_trials), len(grid)),
-                **{k: np.concatenate(v) for k, v in columns.items()},
-            }
+                **columns,
+            },
+            copy=False,
         )
     record["finished"] = _now()
     prov = provenance({"n_trials": n_trials, "batch_size": bsize}, record.get("seed"))
     prov.update(record)
     metrics = pd.DataFrame(rows)
     return OCResult(design, grid, metrics, outcomes, method, prov)
+
+
+def _assemble(
+    done: dict[tuple[int, int], dict[str, np.ndarray]], n_scenarios: int, sizes: list[int]
+) -> dict[str, np.ndarray]:
+    """One preallocated column per outcome, scenario after scenario, batch after batch;
+    batches are released as they are copied."""
+    first = done[(0, 0)]
+    total = n_scenarios * sum(sizes)
+    dtypes = {
+        k: np.result_type(*(done[(i, b)][k] for i in range(n_scenarios) for b in range(len(sizes))))
+        for k in first
+    }
+    columns = {k: np.empty(total, dtype=dt) for k, dt in dtypes.items()}
+    start = 0
+    for i in range(n_scenarios):
+        for b, size in enumerate(sizes):
+            part = done.pop((i, b))
+            if part.keys() != first.keys():
+                raise ValueError(
+                    f"batches return different outcome columns: {sorted(part)} and {sorted(first)}"
+                )
+            for k, v in part.items():
+                columns[k][start : start + size] = v
+            start += size
+    return columns
 
 
 def _row(
