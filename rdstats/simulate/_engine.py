@@ -294,6 +294,7 @@ def operating_characteristics(
         "started": started,
     }
     looks = int(getattr(design, "_n_looks", 1))
+    extra = tuple(getattr(design, "_mean_outcomes", ()))
     rows: list[dict[str, Any]] = []
     outcomes = None
     if method == "exact":
@@ -301,7 +302,12 @@ def operating_characteristics(
         for s in grid:
             support, prob = design._exact(s)
             ms = compute_metrics(
-                support, prob, truth=_truth(design, s), null=_null_flag(design, s), n_looks=looks
+                support,
+                prob,
+                truth=_truth(design, s),
+                null=_null_flag(design, s),
+                n_looks=looks,
+                means=extra,
             )
             rows += [_row(s, grid, _null_flag(design, s), m, None) for m in ms]
     else:
@@ -337,7 +343,12 @@ def operating_characteristics(
             part = slice(i * n_trials, (i + 1) * n_trials)
             out = {k: v[part] for k, v in columns.items()}
             ms = compute_metrics(
-                out, None, truth=_truth(design, s), null=_null_flag(design, s), n_looks=looks
+                out,
+                None,
+                truth=_truth(design, s),
+                null=_null_flag(design, s),
+                n_looks=looks,
+                means=extra,
             )
             rows += [_row(s, grid, _null_flag(design, s), m, n_trials) for m in ms]
         codes = np.repeat(np.arange(len(grid), dtype=np.int32), n_trials)

@@ -67,11 +67,14 @@ def compute_metrics(
     truth: float | None = None,
     null: bool | None = None,
     n_looks: int = 1,
+    means: tuple[str, ...] = (),
 ) -> list[Row]:
     """Metrics ``(name, value, mcse)`` from per-trial outcomes.
 
     ``weights`` are outcome probabilities for exact enumeration (MCSE = 0); ``None``
-    means equally likely simulated trials.
+    means equally likely simulated trials. ``means`` names further outcome columns
+    whose mean (with MCSE) is a metric of the same name (a design lists them in
+    ``_mean_outcomes``).
     """
     w = None if weights is None else np.asarray(weights, dtype=float)
     rows: list[Row] = []
@@ -107,6 +110,9 @@ def compute_metrics(
                 hi = np.asarray(outcomes["upper"], dtype=float)
                 covered = ((lo <= truth) & (truth <= hi)).astype(float)
                 rows.append(("coverage", *_proportion(covered, w)))
+    for name in means:
+        if name in outcomes:
+            rows.append((name, *_mean(np.asarray(outcomes[name], dtype=float), w)))
     if w is not None:
         rows.append(("enumerated_mass", float(w.sum()), 0.0))
     return rows

@@ -1,0 +1,282 @@
+"""Deterministic MAP computation: quadrature over (mu, tau) with per-study adaptive
+Gauss-Hermite integrals.
+
+The posterior of the hyperparameters is represented by weighted nodes
+``(mu_j, tau_j, w_j)``; the MAP prior is then the normal mixture
+``sum_j w_j N(mu_j, tau_j^2)`` on the link scale.
+
+Rules:
+
+* tau (per stratum): Gauss-Legendre in ``v = log tau`` over the range that holds the
+  posterior mass (located on a wide grid with the normal approximation of the study
+  likelihoods, and widened until the end nodes carry negligible weight), plus one node
+  at tau = 0 that carries the prior mass of ``[0, tau_lo]`` when that range is reached.
+* the regression coefficients b = (mu, beta) given tau: adaptive (product)
+  Gauss-Hermite, centred and scaled by the conditional posterior of b (its normal
+  approximation first, then the mean and covariance of the exact conditional at the
+  nodes, once more). Without covariates b is mu alone.
+* theta_h given (mu, tau): adaptive Gauss-Hermite (``_kernels.study_marginal``).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import special
+
+from rdstats.borrowing._hyperpriors import Normal, TauPrior
+from rdstats.borrowing._kernels import gh_rule, study_marginal
+from rdstats.borrowing._studies import Studies
+
+Array = NDArray[np.float64]
+
+__all__ = ["Nodes", "exact_nodes"]
+
+_NEGLIGIBLE = 36.0  # log-density drop (e^-36 ~ 2e-16) treated as no mass
+
+
+@dataclass(frozen=True)
+class Nodes:
+    """Weighted nodes of the hyperparameter posterior, grouped by tau node."""
+
+    coef: Array  # (C, K, D) regression coefficients (intercept mu first)
+    tau: Array  # (C, S) tau of every stratum
+    weight: Array  # (C, K), sums to 1
+    cond_mean: Array  # (C, D) mean of b given tau_c and the data
+    cond_cov: Array  # (C, D, D)
+    log_evidence: float
+    theta_mean: Array  # (C, K, H) E[theta_h | b, tau, y_h]
+    theta_var: Array  # (C, K, H)
+    tau_rules: tuple[tuple[Array, Array], ...]  # per stratum: tau nodes, log rule weights
+
+
+def _approx_log_marginal(
+    est: Array,
+    se: Array,
+    design: Array,
+    stratum: NDArray[np.intp],
+    b0: Array,
+    sd0: Array,
+    taus: Array,
+) -> tuple[Array, Array, Array]:
+    """Normal-approximation log p(data | tau) with b integrated out, and the conditional
+    mean (C, D) and covariance (C, D, D) of b, for tau combinations ``taus`` (C, S)."""
+    v = taus[:, stratum] ** 2 + se**2  # (C, H)
+    w = 1.0 / v
+    p0 = np.diag(1.0 / sd0**2)
+    prec = np.einsum("ch,hd,he->cde", w, design, design) + p0
+    rhs = np.einsum("ch,hd,h->cd", w, design, est) + p0 @ b0
+    cov = np.linalg.inv(prec)
+    m = np.einsum("cde,ce->cd", cov, rhs)
+    resid = est - m @ design.T
+    dev = m - b0
+    logml = (
+        -0.5 * np.sum(np.log(v) + w * resid**2, axis=1)
+        - 0.5 * np.einsum("cd,de,ce->c", dev, p0, dev)
+        - np.sum(np.log(sd0))
+        - 0.5 * np.linalg.slogdet(prec)[1]
+    )
+    return logml, m, cov
+
+
+def _gl(k: int) -> tuple[Array, Array]:
+    return _GL.setdefault(k, np.polynomial.legendre.leggauss(k))
+
+
+_GL: dict[int, tuple[Array, Array]] = {}
+
+
+def _panels(lo: float, hi: float, width: float, k: int) -> tuple[Array, Array]:
+    """Composite Gauss-Legendre rule on [lo, hi]: panels of at most ``width``, ``k`` nodes
+    each; returns nodes and log weights."""
+    n = max(1, math.ceil((hi - lo) / width - 1e-9))
+    edges = np.linspace(lo, hi, n + 1)
+    x, w = _gl(k)
+    half = np.diff(edges)[:, None] / 2
+    nodes = (edges[:-1, None] + half * (x + 1)).ravel()
+    return nodes, np.log((half * w).ravel())
+
+
+def _tau_nodes(
+    priors: list[TauPrior],
+    studies: Studies,
+    est: Array,
+    se: Array,
+    design: Array,
+    b0: Array,
+    sd0: Array,
+    width: float,
+    per_panel: int,
+    widen: float,
+) -> tuple[Array, Array, tuple[tuple[Array, Array], ...]]:
+    """Tau combinations (C, S) and their log quadrature weights including the prior, and
+    each stratum's rule (tau nodes and log weights without the prior; -inf marks tau = 0).
+
+    Per stratum: composite Gauss-Legendre in v = log tau over the range where the
+    (normal-approximation) posterior density of v is within e^-36 of its maximum,
+    padded by ``widen``; below ``tau_lo = 1e-4 min(se)`` tau acts as 0 (the likelihood
+    changes by a relative O(tau_lo^2 / se^2) = 1e-8), so that prior mass goes to one
+    node at tau = 0.
+    """
+    tau_lo = 1e-4 * float(np.min(se))
+    v_lo = math.log(tau_lo)
+    per_stratum: list[tuple[Array, Array]] = []
+    rules: list[tuple[Array, Array]] = []
+    pilot = 201 if len(priors) == 1 else 61
+    base = np.array([float(p.ppf(0.5)) if math.isfinite(p.ppf(0.5)) else 1.0 for p in priors])
+    for s, prior in enumerate(priors):
+        if prior.fixed:
+            per_stratum.append((np.array([float(prior.ppf(0.5))]), np.array([0.0])))
+            rules.append((per_stratum[-1][0], np.array([0.0])))
+            continue
+        q_hi = float(prior.ppf(1.0 - 1e-12))
+        tau_hi = q_hi if math.isfinite(q_hi) else 1e8 * float(np.max(se))
+        v = np.linspace(v_lo, math.log(max(tau_hi, 10 * tau_lo)), pilot)
+        # other strata at their prior medians while this stratum's mass is located
+        taus = np.repeat(base[None, :], v.size, axis=0)
+        taus[:, s] = np.exp(v)
+        logml, _, _ = _approx_log_marginal(est, se, design, studies.stratum, b0, sd0, taus)
+        logpost = np.where(np.isfinite(lp := prior.logpdf(np.exp(v))), logml + lp + v, -np.inf)
+        keep = np.flatnonzero(logpost > logpost.max() - _NEGLIGIBLE)
+        step = v[1] - v[0]
+        lo = max(v[keep[0]] - step - widen, v_lo)
+        hi = v[keep[-1]] + step + widen
+        nodes_v, logw = _panels(lo, hi, width, per_panel)
+        lp_nodes = prior.logpdf(np.exp(nodes_v))
+        ok = np.isfinite(lp_nodes)
+        taus_s, logw_s = np.exp(nodes_v[ok]), logw[ok] + lp_nodes[ok] + nodes_v[ok]
+        rule_s = logw[ok] + nodes_v[ok]  # d tau = tau d v
+        mass = float(prior.cdf(math.exp(lo)))
+        if mass > 0:
+            taus_s = np.concatenate([[0.0], taus_s])
+            logw_s = np.concatenate([[math.log(mass)], logw_s])
+            rule_s = np.concatenate([[-np.inf], rule_s])
+        per_stratum.append((taus_s, logw_s))
+        rules.append((taus_s, rule_s))
+    combos = list(itertools.product(*[range(t.size) for t, _ in per_stratum]))
+    idx = np.array(combos, dtype=np.intp).reshape(len(combos), len(priors))
+    taus = np.column_stack([per_stratum[s][0][idx[:, s]] for s in range(len(priors))])
+    logw = np.sum([per_stratum[s][1][idx[:, s]] for s in range(len(priors))], axis=0)
+    return taus, np.atleast_1d(logw), tuple(rules)
+
+
+def _log_joint(
+    studies: Studies,
+    est: Array,
+    prec: Array,
+    design: Array,
+    b0: Array,
+    sd0: Array,
+    coef: Array,
+    tau_study: Array,
+    k_theta: int,
+) -> tuple[Array, Array, Array]:
+    """log p(b) + sum_h log m_h(x_h b, tau) and the conditional theta moments per study.
+    ``coef`` is (C, K, D); ``tau_study`` is (C, H)."""
+    total = np.sum(-0.5 * ((coef - b0) / sd0) ** 2 - np.log(sd0) - 0.5 * math.log(2 * math.pi), -1)
+    lin = coef @ design.T  # (C, K, H)
+    means, vars_ = [], []
+    for h in range(studies.size):
+        logm, dm, dv = study_marginal(
+            studies.family,
+            float(studies.y[h]),
+            float(studies.n[h]),
+            float(studies.se[h]),
+            float(est[h]),
+            float(prec[h]),
+            lin[..., h],
+            tau_study[:, h : h + 1],
+            k_theta,
+        )
+        total = total + logm
+        means.append(lin[..., h] + dm)
+        vars_.append(dv)
+    return total, np.stack(means, axis=-1), np.stack(vars_, axis=-1)
+
+
+@functools.lru_cache(maxsize=16)
+def _product_gh(k: int, d: int) -> tuple[Array, Array]:
+    """Product Gauss-Hermite rule in d dimensions: nodes (K, d) and log weights + |x|^2."""
+    x, logw = gh_rule(k)
+    grids = np.meshgrid(*([x] * d), indexing="ij")
+    nodes = np.stack([g.ravel() for g in grids], axis=-1)
+    lw = np.meshgrid(*([logw] * d), indexing="ij")
+    logw_all = np.sum([g.ravel() for g in lw], axis=0) + np.sum(nodes**2, axis=1)
+    return nodes, logw_all
+
+
+def exact_nodes(
+    studies: Studies,
+    tau_priors: list[TauPrior],
+    mean_prior: Normal,
+    *,
+    design: Array | None = None,
+    beta_sd: Array | None = None,
+    panel: float = 1.0,
+    per_panel: int = 8,
+    n_mu: int = 24,
+    k_theta: int = 16,
+) -> Nodes:
+    """Quadrature nodes and weights of the posterior of (b, tau)."""
+    est, se = studies.raw_estimates()
+    prec = 1.0 / se**2
+    x_mat = np.ones((studies.size, 1)) if design is None else np.asarray(design, dtype=float)
+    d = x_mat.shape[1]
+    b0 = np.zeros(d)
+    b0[0] = mean_prior.mean
+    sd0 = np.full(d, mean_prior.sd)
+    if beta_sd is not None and d > 1:
+        sd0[1:] = beta_sd
+    k_b = n_mu if d == 1 else max(5, {2: 12, 3: 8}.get(d, 6))
+    z, logw_gh = _product_gh(k_b, d)
+    widen = 0.0
+    for _attempt in range(4):
+        taus, logw_tau, rules = _tau_nodes(
+            tau_priors, studies, est, se, x_mat, b0, sd0, panel, per_panel, widen
+        )
+        _, m, cov = _approx_log_marginal(est, se, x_mat, studies.stratum, b0, sd0, taus)
+        tau_study = taus[:, studies.stratum]
+        for _refine in range(2):
+            chol = np.linalg.cholesky(cov)  # (C, D, D)
+            coef = m[:, None, :] + math.sqrt(2.0) * np.einsum("cde,ke->ckd", chol, z)
+            logdet = np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
+            logj, tmean, tvar = _log_joint(
+                studies, est, prec, x_mat, b0, sd0, coef, tau_study, k_theta
+            )
+            terms = logj + logw_gh + (logdet + 0.5 * d * math.log(2.0))[:, None]
+            cond = np.exp(terms - special.logsumexp(terms, axis=1, keepdims=True))
+            m_new = np.einsum("ck,ckd->cd", cond, coef)
+            dev = coef - m_new[:, None, :]
+            cov_new = np.einsum("ck,ckd,cke->cde", cond, dev, dev)
+            if studies.family == "normal":
+                break  # the conditional is exactly normal: the first rule is exact
+            jitter = 1e-14 * (1.0 + np.abs(m_new)) ** 2
+            m, cov = m_new, cov_new + jitter[:, :, None] * np.eye(d)
+        logw = terms + logw_tau[:, None]
+        # the tau range must hold all the mass: the last node negligible, else widen
+        by_tau = special.logsumexp(logw, axis=1)
+        if len(tau_priors) > 1 or by_tau.size <= 2 or by_tau[-1] < by_tau.max() - 25.0:
+            break  # (the lower end is closed by the node at tau = 0)
+        widen += 2.0
+    log_evidence = float(special.logsumexp(logw))
+    weight = np.exp(logw - log_evidence)
+    w_tau = weight.sum(axis=1)
+    cm = np.einsum("ck,ckd->cd", weight, coef) / np.maximum(w_tau, 1e-300)[:, None]
+    dev = coef - cm[:, None, :]
+    cc = np.einsum("ck,ckd,cke->cde", weight, dev, dev) / np.maximum(w_tau, 1e-300)[:, None, None]
+    return Nodes(
+        coef=coef,
+        tau=taus,
+        weight=weight,
+        cond_mean=cm,
+        cond_cov=cc,
+        log_evidence=log_evidence,
+        theta_mean=tmean,
+        theta_var=tvar,
+        tau_rules=rules,
+    )

@@ -1,0 +1,290 @@
+"""Borrowing mechanisms for the control arm of a hybrid-control design (binary
+endpoint): each turns the possible control outcomes ``y_c = 0..n_c`` into posteriors of
+the control rate, represented by their distribution functions on a fine grid of rates.
+
+A mechanism is any object with ``label`` and ``control_posteriors(n_c, edges)`` returning
+:class:`ControlPosteriors`; the classes here cover fixed (mixture) priors - no
+borrowing, MAP and robust MAP mixtures, power priors with fixed a0 and normalised power
+priors - as well as priors given as a density on the logit scale (commensurate priors,
+the deterministic MAP prior without mixture approximation) and the empirical-Bayes power
+prior, whose discounting depends on the new data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import optimize, special
+
+from rdstats.priors import BetaMixture, robustify
+
+Array = NDArray[np.float64]
+
+__all__ = [
+    "Borrowing",
+    "ControlPosteriors",
+    "EmpiricalBayesPowerBorrowing",
+    "LogitDensityBorrowing",
+    "PriorBorrowing",
+    "no_borrowing",
+]
+
+
+@dataclass(frozen=True)
+class ControlPosteriors:
+    """Posterior of the control rate for every control outcome ``y_c = 0..n_c``."""
+
+    cdf: Array  # (n_c + 1, G + 1): posterior CDF at the grid edges
+    mean: Array  # (n_c + 1,)
+    var: Array  # (n_c + 1,)
+
+    @property
+    def ess(self) -> Array:
+        """Moment-matched beta effective sample size of each posterior,
+        ``m (1 - m) / v - 1``."""
+        return np.asarray(self.mean * (1 - self.mean) / self.var - 1.0)
+
+
+class Borrowing:
+    """Base class of control-arm borrowing mechanisms (see the module docstring)."""
+
+    label: str
+
+    def control_posteriors(self, n_c: int, edges: Array) -> ControlPosteriors:  # pragma: no cover
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - overridden
+        return {"type": type(self).__name__, "label": self.label}
+
+
+def _beta_mixture_cdf(w: Array, a: Array, b: Array, edges: Array) -> Array:
+    """CDF at ``edges`` of beta mixtures with rows of weights/parameters (N, K)."""
+    return np.einsum("nk,nkg->ng", w, special.betainc(a[..., None], b[..., None], edges))
+
+
+@dataclass(frozen=True)
+class PriorBorrowing(Borrowing):
+    """A fixed beta-mixture prior for the control rate: no borrowing (a vague prior),
+    a MAP or robust MAP mixture, a power prior with fixed a0, a normalised power prior
+    written as a mixture over a0, ... Posteriors are conjugate.
+
+    Parameters
+    ----------
+    prior : BetaMixture
+    label : str
+    """
+
+    prior: BetaMixture
+    label: str = "prior"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.prior, BetaMixture):
+            raise TypeError(
+                f"prior must be a BetaMixture for a binary control arm, got "
+                f"{type(self.prior).__name__}"
+            )
+
+    def control_posteriors(self, n_c: int, edges: Array) -> ControlPosteriors:
+        y = np.arange(n_c + 1)
+        post = self.prior.posterior_batch(y, n_c)
+        w = np.asarray(post.weights)
+        a, b = post.param("a"), post.param("b")
+        m_k = a / (a + b)
+        v_k = a * b / ((a + b) ** 2 * (a + b + 1))
+        mean = np.sum(w * m_k, axis=1)
+        var = np.sum(w * (v_k + m_k**2), axis=1) - mean**2
+        return ControlPosteriors(_beta_mixture_cdf(w, a, b, edges), mean, var)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "PriorBorrowing", "label": self.label, "prior": self.prior.to_dict()}
+
+    @classmethod
+    def from_map(
+        cls,
+        result: Any,
+        *,
+        robust_weight: float | None = None,
+        robust_mean: float = 0.5,
+        label: str | None = None,
+        **mixture_options: Any,
+    ) -> PriorBorrowing:
+        """The mixture approximation of a MAP prior (``MAPResult.to_mixture``), robustified
+        with a unit-information component of weight ``robust_weight`` when given."""
+        mix = result.to_mixture(**mixture_options)
+        if robust_weight is not None and robust_weight > 0:
+            mix = robustify(mix, robust_weight, robust_mean)
+            return cls(mix, label or f"robust MAP (w = {robust_weight:g})")
+        return cls(mix, label or "MAP")
+
+
+def no_borrowing(prior: BetaMixture | None = None) -> PriorBorrowing:
+    """The control arm analysed on its own, with a vague prior (default Be(1, 1))."""
+    return PriorBorrowing(BetaMixture(1.0, 1.0, 1.0) if prior is None else prior, "no borrowing")
+
+
+def _grid_posteriors(log_prior: Array, theta: Array, n_c: int, edges: Array) -> ControlPosteriors:
+    """Posteriors on a logit grid ``theta`` (trapezoid weights) for y = 0..n_c, with
+    CDFs interpolated to the rate ``edges``."""
+    y = np.arange(n_c + 1)[:, None]
+    loglik = y * theta - n_c * np.logaddexp(0.0, theta)
+    logp = log_prior + loglik
+    logp -= logp.max(axis=1, keepdims=True)
+    dens = np.exp(logp)
+    h = np.diff(theta)
+    # cumulative trapezoid in theta
+    cum = np.concatenate(
+        [np.zeros((dens.shape[0], 1)), np.cumsum((dens[:, 1:] + dens[:, :-1]) * h / 2, axis=1)],
+        axis=1,
+    )
+    total = cum[:, -1:]
+    cdf_theta = cum / total
+    p = special.expit(theta)
+    wts = np.concatenate([[h[0] / 2], (h[1:] + h[:-1]) / 2, [h[-1] / 2]])
+    mass = dens * wts / total
+    mean = mass @ p
+    var = mass @ p**2 - mean**2
+    logit_edges = special.logit(np.clip(edges, 1e-300, 1 - 1e-16))
+    cdf = np.stack([np.interp(logit_edges, theta, row, left=0.0, right=1.0) for row in cdf_theta])
+    cdf[:, 0], cdf[:, -1] = 0.0, 1.0
+    return ControlPosteriors(cdf, mean, var)
+
+
+@dataclass(frozen=True)
+class LogitDensityBorrowing(Borrowing):
+    """A prior for the control rate given by its log density on the logit scale (e.g. a
+    commensurate prior or the deterministic MAP prior without mixture approximation);
+    posteriors by quadrature on a fine logit grid.
+
+    Parameters
+    ----------
+    log_density : callable
+        Vectorised log density (up to a constant) of logit(control rate).
+    label : str
+    lower, upper : float
+        Logit range of the grid (the prior's mass must lie inside).
+    n_grid : int
+        Grid points.
+    """
+
+    log_density: Callable[[Array], Array]
+    label: str = "prior on the logit scale"
+    lower: float = -12.0
+    upper: float = 12.0
+    n_grid: int = 6001
+
+    def control_posteriors(self, n_c: int, edges: Array) -> ControlPosteriors:
+        theta = np.linspace(self.lower, self.upper, self.n_grid)
+        logp = np.asarray(self.log_density(theta), dtype=float)
+        if not np.isfinite(logp).any():
+            raise ValueError(f"{self.label}: the log density is not finite on the grid")
+        return _grid_posteriors(logp, theta, n_c, edges)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "LogitDensityBorrowing", "label": self.label, "n_grid": self.n_grid}
+
+    @classmethod
+    def from_map(cls, result: Any, label: str = "MAP (exact)") -> LogitDensityBorrowing:
+        """The deterministic MAP prior itself (its link-scale normal mixture)."""
+        if result.family != "binomial":
+            raise ValueError(f"a binary control arm needs a binomial MAP, got {result.family!r}")
+        pred = result._pred
+        if not hasattr(pred, "link_pdf"):
+            raise ValueError("from_map needs a MAPResult from method='exact'")
+
+        def log_density(theta: Array) -> Array:
+            with np.errstate(divide="ignore"):
+                return np.log(pred.link_pdf(theta))
+
+        return cls(log_density, label)
+
+
+def _log_beta_binom_marginal(y: Any, n: int, a: Any, b: Any) -> Array:
+    return np.asarray(
+        special.betaln(a + y, b + n - y)
+        - special.betaln(a, b)
+        + special.gammaln(n + 1)
+        - special.gammaln(y + 1)
+        - special.gammaln(n - y + 1)
+    )
+
+
+@dataclass(frozen=True)
+class EmpiricalBayesPowerBorrowing(Borrowing):
+    """Power prior whose a0 maximises the marginal likelihood of the new control data
+    (Gravestock & Held 2017): for control outcome ``y_c`` the prior is
+    ``Be(a + a0 r0, b + a0 (n0 - r0))`` with ``a0 = argmax p(y_c | a0)`` in [0, 1].
+
+    Parameters
+    ----------
+    r0, n0 : int
+        Historical responders and patients.
+    initial : BetaMixture
+        Initial (single-component) beta prior, default Be(1, 1).
+    label : str
+    """
+
+    r0: int
+    n0: int
+    initial: BetaMixture | None = None
+    label: str = "empirical-Bayes power prior"
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.r0 <= self.n0) or self.n0 <= 0:
+            raise ValueError(f"need 0 <= r0 <= n0 and n0 > 0, got r0={self.r0}, n0={self.n0}")
+        if self.initial is not None and self.initial.n_components != 1:
+            raise ValueError("the empirical-Bayes power prior takes a single beta component")
+
+    def a0(self, n_c: int) -> Array:
+        """The empirical-Bayes a0 for every control outcome 0..n_c."""
+        init = self.initial or BetaMixture(1.0, 1.0, 1.0)
+        a, b = float(init.a[0]), float(init.b[0])
+        out = []
+        for y in range(n_c + 1):
+
+            def neg(a0: float, y: int = y) -> float:
+                return -float(
+                    _log_beta_binom_marginal(
+                        np.array(y), n_c, a + a0 * self.r0, b + a0 * (self.n0 - self.r0)
+                    )
+                )
+
+            res = optimize.minimize_scalar(
+                neg, bounds=(0.0, 1.0), method="bounded", options={"xatol": 1e-8}
+            )
+            best = min((0.0, 1.0, float(res.x)), key=neg)
+            out.append(best)
+        return np.array(out)
+
+    def control_posteriors(self, n_c: int, edges: Array) -> ControlPosteriors:
+        init = self.initial or BetaMixture(1.0, 1.0, 1.0)
+        a0 = self.a0(n_c)
+        y = np.arange(n_c + 1)
+        a = float(init.a[0]) + a0 * self.r0 + y
+        b = float(init.b[0]) + a0 * (self.n0 - self.r0) + n_c - y
+        mean = a / (a + b)
+        var = a * b / ((a + b) ** 2 * (a + b + 1))
+        cdf = special.betainc(a[:, None], b[:, None], edges)
+        return ControlPosteriors(cdf, mean, var)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": "EmpiricalBayesPowerBorrowing",
+            "label": self.label,
+            "r0": self.r0,
+            "n0": self.n0,
+        }
+
+
+def _check_mechanism(value: Any) -> Borrowing:
+    if isinstance(value, Borrowing):
+        return value
+    if isinstance(value, BetaMixture):
+        return PriorBorrowing(value, "prior")
+    raise TypeError(
+        "borrowing must be a Borrowing mechanism (PriorBorrowing, LogitDensityBorrowing, "
+        f"EmpiricalBayesPowerBorrowing, ...) or a BetaMixture, got {type(value).__name__}"
+    )

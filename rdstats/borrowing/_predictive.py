@@ -1,0 +1,189 @@
+"""The MAP prior as a distribution of the new study's parameter: a normal mixture on the
+link scale (deterministic method) or predictive draws (MCMC), with summaries on the
+response scale (probability, rate or mean)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import special, stats
+
+from rdstats.borrowing._kernels import gh_rule
+from rdstats.priors import NormalMixture
+
+Array = NDArray[np.float64]
+
+__all__ = ["LinkMixture", "LinkSample", "Predictive"]
+
+
+def _to_link(family: str, x: Any) -> Array:
+    x = np.asarray(x, dtype=float)
+    if family == "binomial":
+        return np.asarray(special.logit(x), dtype=float)
+    if family == "poisson":
+        with np.errstate(divide="ignore"):
+            return np.log(x)
+    return x
+
+
+def _to_response(family: str, theta: Any) -> Array:
+    theta = np.asarray(theta, dtype=float)
+    if family == "binomial":
+        return np.asarray(special.expit(theta), dtype=float)
+    if family == "poisson":
+        return np.exp(theta)
+    return theta
+
+
+def _dlink(family: str, x: Array) -> Array:
+    """|d link / dx| (Jacobian from the link scale to the response scale)."""
+    if family == "binomial":
+        return 1.0 / (x * (1.0 - x))
+    if family == "poisson":
+        return 1.0 / x
+    return np.ones_like(x)
+
+
+class Predictive:
+    """Distribution of the new study's parameter (abstract): ``link`` methods are on the
+    link scale, the others on the response scale."""
+
+    family: str
+
+    def link_cdf(self, theta: Array) -> Array:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def link_ppf(self, q: Array) -> Array:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def link_draws(self, size: int, rng: np.random.Generator) -> Array:  # pragma: no cover
+        raise NotImplementedError
+
+    def moments(self) -> tuple[float, float]:  # pragma: no cover - abstract
+        """Mean and SD on the response scale."""
+        raise NotImplementedError
+
+    def link_moments(self) -> tuple[float, float]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def pdf(self, x: ArrayLike) -> Array:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def points(self) -> tuple[Array, Array | None]:  # pragma: no cover - abstract
+        """Points (response scale) and weights for fitting a parametric mixture."""
+        raise NotImplementedError
+
+    # -- shared ---------------------------------------------------------------------------
+    def cdf(self, x: ArrayLike) -> Array:
+        return self.link_cdf(_to_link(self.family, x))
+
+    def ppf(self, q: ArrayLike) -> Array:
+        return _to_response(self.family, self.link_ppf(np.asarray(q, dtype=float)))
+
+    def sample(self, size: int, rng: np.random.Generator) -> Array:
+        return _to_response(self.family, self.link_draws(size, rng))
+
+
+class LinkMixture(Predictive):
+    """Normal mixture on the link scale (deterministic MAP)."""
+
+    def __init__(self, family: str, mixture: NormalMixture) -> None:
+        self.family = family
+        self.mixture = mixture
+        self._w = np.asarray(mixture.weights)
+        self._m = np.asarray(mixture.mean).view(np.ndarray)
+        self._s = np.asarray(mixture.sd).view(np.ndarray)
+
+    def link_cdf(self, theta: Array) -> Array:
+        t = np.asarray(theta, dtype=float)
+        return np.asarray(special.ndtr((t[..., None] - self._m) / self._s) @ self._w)
+
+    def link_pdf(self, theta: Array) -> Array:
+        t = np.asarray(theta, dtype=float)
+        return np.asarray(stats.norm.pdf(t[..., None], self._m, self._s) @ self._w)
+
+    def link_ppf(self, q: Array) -> Array:
+        return np.asarray(self.mixture.ppf(q), dtype=float)
+
+    def link_draws(self, size: int, rng: np.random.Generator) -> Array:
+        comp = rng.choice(self._w.size, size=size, p=self._w)
+        return self._m[comp] + self._s[comp] * rng.standard_normal(size)
+
+    def link_moments(self) -> tuple[float, float]:
+        return float(self.mixture.mean()), float(self.mixture.sd())
+
+    def moments(self) -> tuple[float, float]:
+        if self.family == "normal":
+            return self.link_moments()
+        if self.family == "poisson":
+            m1 = np.exp(self._m + self._s**2 / 2) @ self._w
+            m2 = np.exp(2 * self._m + 2 * self._s**2) @ self._w
+        else:
+            x, logw = gh_rule(40)
+            p = special.expit(self._m[:, None] + math.sqrt(2.0) * self._s[:, None] * x)
+            wq = np.exp(logw) / math.sqrt(math.pi)
+            m1 = (p @ wq) @ self._w
+            m2 = ((p**2) @ wq) @ self._w
+        return float(m1), float(math.sqrt(max(m2 - m1**2, 0.0)))
+
+    def pdf(self, x: ArrayLike) -> Array:
+        xa = np.asarray(x, dtype=float)
+        inside = (xa > 0) & (xa < 1) if self.family == "binomial" else xa > 0
+        if self.family == "normal":
+            inside = np.isfinite(xa)
+        safe = np.where(inside, xa, 0.5)
+        dens = self.link_pdf(_to_link(self.family, safe)) * _dlink(self.family, safe)
+        return np.where(inside, dens, 0.0)
+
+    def points(self) -> tuple[Array, Array | None]:
+        lo, hi = self.link_ppf(np.array([1e-7, 1 - 1e-7]))
+        theta = np.linspace(lo, hi, 4001)
+        w = self.link_pdf(theta)
+        w = w / w.sum()
+        return _to_response(self.family, theta), w
+
+
+class LinkSample(Predictive):
+    """Predictive draws on the link scale (MCMC MAP)."""
+
+    def __init__(self, family: str, mean: Array, tau: Array, draws: Array) -> None:
+        self.family = family
+        self._mean = np.asarray(mean, dtype=float)  # per posterior draw
+        self._tau = np.asarray(tau, dtype=float)
+        self._draws = np.sort(np.asarray(draws, dtype=float))
+
+    def link_cdf(self, theta: Array) -> Array:
+        t = np.asarray(theta, dtype=float)
+        return np.searchsorted(self._draws, t, side="right") / self._draws.size
+
+    def link_ppf(self, q: Array) -> Array:
+        return np.asarray(np.quantile(self._draws, q), dtype=float)
+
+    def link_draws(self, size: int, rng: np.random.Generator) -> Array:
+        i = rng.integers(0, self._mean.size, size)
+        return self._mean[i] + self._tau[i] * rng.standard_normal(size)
+
+    def link_moments(self) -> tuple[float, float]:
+        # Rao-Blackwellised over the normal predictive of every posterior draw
+        m = float(self._mean.mean())
+        v = float(np.mean(self._tau**2 + self._mean**2) - m**2)
+        return m, math.sqrt(max(v, 0.0))
+
+    def moments(self) -> tuple[float, float]:
+        x = _to_response(self.family, self._draws)
+        return float(x.mean()), float(x.std(ddof=1))
+
+    def pdf(self, x: ArrayLike) -> Array:
+        xa = np.asarray(x, dtype=float)
+        theta = _to_link(self.family, np.clip(xa, 1e-300, None) if self.family != "normal" else xa)
+        # Rao-Blackwellised density: average of the normal predictive of every draw
+        tau = np.maximum(self._tau, 1e-12)
+        dens = np.mean(stats.norm.pdf(theta[..., None], self._mean, tau), axis=-1)
+        ok = np.isfinite(theta)
+        return np.where(ok, dens * _dlink(self.family, np.where(ok, xa, 0.5)), 0.0)
+
+    def points(self) -> tuple[Array, Array | None]:
+        return _to_response(self.family, self._draws), None
