@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import platform
 from importlib import metadata
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 __all__ = ["provenance"]
 
 
+@functools.lru_cache(maxsize=64)
 def _version(name: str) -> str | None:
     try:
         return metadata.version(name)

@@ -6,7 +6,8 @@ import sys
 
 def test_import_is_light() -> None:
     code = (
-        "import sys, rdstats, rdstats.priors, rdstats.designs, rdstats.simulate, rdstats.cli; "
+        "import sys, rdstats, rdstats.priors, rdstats.designs, rdstats.simulate, rdstats.cli, "
+        "rdstats.borrowing; "
         "heavy = [m for m in ('pymc', 'matplotlib', 'lifelines', 'dask') if m in sys.modules]; "
         "print(','.join(heavy))"
     )

@@ -18,7 +18,7 @@ from rdstats.priors import BetaMixture
 
 Array = NDArray[np.float64]
 
-__all__ = ["HybridControlDesign", "compare_borrowing"]
+__all__ = ["HybridControlDesign", "compare_borrowing", "hybrid_from_spec"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -213,8 +213,26 @@ class HybridControlDesign:
         res = operating_characteristics(self, grid, method="exact")
         return res.summary(wide=True).reset_index(drop=True)
 
+    @property
+    def control_prior(self) -> BetaMixture:
+        """The control prior of a fixed-prior mechanism (for specification files)."""
+        prior = getattr(self.borrowing, "prior", None)
+        if not isinstance(prior, BetaMixture):
+            raise TypeError(
+                f"borrowing {self.borrowing.label!r} is not a fixed prior; only PriorBorrowing "
+                "designs can be written to specification files"
+            )
+        return prior
+
+    @property
+    def label(self) -> str:
+        """Label of the borrowing mechanism."""
+        return str(self.borrowing.label)
+
     def to_dict(self) -> dict[str, Any]:
         return {
+            "design": "HybridControlDesign",
+            "label": self.label,
             "type": "HybridControlDesign",
             "n_t": int(self.n_t),
             "n_c": int(self.n_c),
@@ -229,6 +247,22 @@ class HybridControlDesign:
             f"HybridControlDesign(n_t={self.n_t}, n_c={self.n_c}, "
             f"borrowing={self.borrowing.label!r})"
         )
+
+
+def hybrid_from_spec(
+    n_t: int,
+    n_c: int,
+    control_prior: BetaMixture,
+    prior_t: BetaMixture,
+    rule: DecisionRule,
+    label: str = "prior",
+) -> HybridControlDesign:
+    """A hybrid-control design with a fixed control prior, from a specification table."""
+    from rdstats.borrowing._mechanisms import PriorBorrowing
+
+    return HybridControlDesign(
+        int(n_t), int(n_c), PriorBorrowing(control_prior, str(label)), prior_t, rule
+    )
 
 
 def compare_borrowing(

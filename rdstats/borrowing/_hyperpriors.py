@@ -4,6 +4,7 @@ gamma, exponential, fixed) and the population mean mu (normal)."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,12 @@ def _real(value: Any, name: str, owner: str) -> float:
     return v
 
 
+@functools.lru_cache(maxsize=128)
+def _frozen_dist(prior: TauPrior) -> Any:
+    """The prior's frozen scipy distribution (priors are frozen dataclasses, hashable)."""
+    return prior.dist()
+
+
 class TauPrior:
     """Prior for a between-study standard deviation tau >= 0 (abstract base).
 
@@ -60,25 +67,28 @@ class TauPrior:
     def dist(self) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _frozen(self) -> Any:
+        return _frozen_dist(self)
+
     def logpdf(self, tau: ArrayLike) -> NDArray[np.float64]:
         """Log density of tau."""
-        return np.asarray(self.dist().logpdf(tau), dtype=float)
+        return np.asarray(self._frozen().logpdf(tau), dtype=float)
 
     def cdf(self, tau: ArrayLike) -> NDArray[np.float64]:
         """Distribution function of tau."""
-        return np.asarray(self.dist().cdf(tau), dtype=float)
+        return np.asarray(self._frozen().cdf(tau), dtype=float)
 
     def ppf(self, q: ArrayLike) -> NDArray[np.float64]:
         """Quantile function of tau."""
-        return np.asarray(self.dist().ppf(q), dtype=float)
+        return np.asarray(self._frozen().ppf(q), dtype=float)
 
     def mean(self) -> float:
         """Prior mean of tau (``inf`` when it does not exist)."""
-        return float(self.dist().mean())
+        return float(self._frozen().mean())
 
     def rvs(self, size: int, rng: np.random.Generator) -> NDArray[np.float64]:
         """Draws of tau."""
-        return np.asarray(self.dist().rvs(size=size, random_state=rng), dtype=float)
+        return np.asarray(self._frozen().rvs(size=size, random_state=rng), dtype=float)
 
     def to_pymc(self, name: str) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -96,8 +96,11 @@ def study_marginal(
         - _LOG_SQRT_2PI
     )
     terms = logw + x**2 + logf
-    logm = special.logsumexp(terms, axis=-1) + np.log(math.sqrt(2.0) * s)
-    p = np.exp(terms - special.logsumexp(terms, axis=-1, keepdims=True))
+    top = terms.max(axis=-1, keepdims=True)
+    p = np.exp(terms - top)
+    total = p.sum(axis=-1, keepdims=True)
+    p /= total
+    logm = (np.log(total) + top)[..., 0] + np.log(math.sqrt(2.0) * s)
     mean = np.sum(p * dk, axis=-1)
     var = np.maximum(np.sum(p * dk**2, axis=-1) - mean**2, 0.0)
     at_mu = log_likelihood(family, y, n, mu)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import interpolate, optimize, stats
+from scipy import interpolate, optimize, special
 
 from rdstats._provenance import provenance
 from rdstats.borrowing._hyperpriors import (
@@ -40,19 +40,27 @@ def _summary_row(name: str, mean: float, sd: float, q: Any) -> dict[str, Any]:
     return {"parameter": name, "mean": mean, "sd": sd, "2.5%": q[0], "50%": q[1], "97.5%": q[2]}
 
 
-def _mixture_quantiles(w: Array, m: Array, s: Array, levels: Sequence[float]) -> list[float]:
-    """Quantiles of sum_j w_j N(m_j, s_j^2) (s_j may be 0: point masses)."""
-    keep = w > 0
-    w, m, s = w[keep], m[keep], s[keep]
-    sd = np.sqrt(np.sum(w * (s**2 + m**2)) - np.sum(w * m) ** 2)
-    lo = float(np.min(m - 10 * s) - sd)
-    hi = float(np.max(m + 10 * s) + sd)
-
-    def cdf(x: float) -> float:
-        z = np.where(s > 0, (x - m) / np.where(s > 0, s, 1.0), np.where(x >= m, np.inf, -np.inf))
-        return float(w @ stats.norm.cdf(z))
-
-    return [float(optimize.brentq(lambda x, q=q: cdf(x) - q, lo, hi, xtol=1e-12)) for q in levels]
+def _mixture_quantiles(w: Array, m: Array, s: Array, levels: Sequence[float]) -> Array:
+    """Quantiles of normal mixtures ``sum_c w_c N(m_c, s_c^2)`` (``s_c`` may be 0: point
+    masses), by vectorised bisection. ``m`` and ``s`` are (C,) or (C, H); returns
+    (len(levels),) or (H, len(levels))."""
+    m2 = m.reshape(m.shape[0], -1)
+    s2 = np.broadcast_to(s.reshape(s.shape[0], -1), m2.shape)
+    q = np.asarray(levels, dtype=float)
+    lo = np.broadcast_to((m2 - 10 * s2).min(axis=0)[:, None] - 1e-9, (m2.shape[1], q.size)).copy()
+    hi = np.broadcast_to((m2 + 10 * s2).max(axis=0)[:, None] + 1e-9, (m2.shape[1], q.size)).copy()
+    pos = s2 > 0
+    safe = np.where(pos, s2, 1.0)
+    for _ in range(64):
+        mid = (lo + hi) / 2
+        z = (mid[None, :, :] - m2[:, :, None]) / safe[:, :, None]
+        z = np.where(pos[:, :, None], z, np.where(mid[None] >= m2[:, :, None], np.inf, -np.inf))
+        cdf = np.einsum("c,chq->hq", w, special.ndtr(z))
+        below = cdf < q
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    out = (lo + hi) / 2
+    return out[0] if m.ndim == 1 else out
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,6 +193,15 @@ class MAPResult:
         components keep a, b >= 1 so that the ELIR effective sample size is defined.
         """
         return self.fit_mixture(max_components, criterion, n_components, **kwargs).mixture
+
+    def ess(self, method: str = "elir", **mixture_options: Any) -> float:
+        """Prior effective sample size of the MAP prior, computed on its mixture
+        approximation (:meth:`to_mixture`) with :func:`rdstats.priors.ess`."""
+        from rdstats.priors import ess
+
+        mix = self.to_mixture(**mixture_options)
+        family = None if self.family != "normal" else "gaussian"
+        return float(ess(mix, method, family) if family else ess(mix, method))  # type: ignore[arg-type]
 
     # -- presentation ---------------------------------------------------------------------
     def forest_plot(self, ax: Any = None, **kwargs: Any) -> Any:
@@ -376,25 +393,15 @@ def _from_nodes(
     wn = w / np.maximum(w_tau, 1e-300)[:, None]
     cm = np.einsum("ck,ckh->ch", wn, tm)
     cv = np.maximum(np.einsum("ck,ckh->ch", wn, tv + tm**2) - cm**2, 0.0)
-    h_mean, h_sd, h_q, l_mean, l_sd = [], [], [], [], []
+    h_mean, h_sd = [], []
     for h in range(studies.size):
-        sd_h = np.sqrt(cv[:, h])
-        m_r, s_r = _response_moments(studies.family, cm[:, h], sd_h, w_tau)
+        m_r, s_r = _response_moments(studies.family, cm[:, h], np.sqrt(cv[:, h]), w_tau)
         h_mean.append(m_r)
         h_sd.append(s_r)
-        qs = _mixture_quantiles(w_tau, cm[:, h], sd_h, _LEVELS)
-        h_q.append(_to_response(studies.family, np.array(qs)))
-        lm = float(w_tau @ cm[:, h])
-        l_mean.append(lm)
-        l_sd.append(math.sqrt(max(float(w_tau @ (cv[:, h] + cm[:, h] ** 2)) - lm**2, 0.0)))
-    table = _studies_table(
-        studies,
-        np.array(h_mean),
-        np.array(h_sd),
-        np.array(h_q),
-        np.array(l_mean),
-        np.array(l_sd),
-    )
+    h_q = _to_response(studies.family, _mixture_quantiles(w_tau, cm, np.sqrt(cv), _LEVELS))
+    l_mean = w_tau @ cm
+    l_sd = np.sqrt(np.maximum(w_tau @ (cv + cm**2) - l_mean**2, 0.0))
+    table = _studies_table(studies, np.array(h_mean), np.array(h_sd), h_q, l_mean, l_sd)
     return pred, mu_row, table, pd.DataFrame()
 
 

@@ -153,6 +153,20 @@ def _registry() -> dict[str, tuple[Callable[..., Any], _Kinds]]:
                 "rule": "rule",
             },
         )
+        from rdstats.borrowing._hybrid import hybrid_from_spec
+
+        register_design(
+            "HybridControlDesign",
+            hybrid_from_spec,
+            {
+                "n_t": "number",
+                "n_c": "number",
+                "control_prior": "prior",
+                "prior_t": "prior",
+                "rule": "rule",
+                "label": "text",
+            },
+        )
     return _REGISTRY
 
 
