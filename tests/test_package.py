@@ -7,7 +7,7 @@ import sys
 def test_import_is_light() -> None:
     code = (
         "import sys, rdstats, rdstats.priors, rdstats.designs, rdstats.simulate, rdstats.cli, "
-        "rdstats.borrowing; "
+        "rdstats.borrowing, rdstats.datasets; "
         "heavy = [m for m in ('pymc', 'matplotlib', 'lifelines', 'dask') if m in sys.modules]; "
         "print(','.join(heavy))"
     )

@@ -26,6 +26,7 @@ from rdstats.borrowing._mechanisms import (
     PriorBorrowing,
     no_borrowing,
 )
+from rdstats.borrowing._mixfit import MixtureFit, fit_mixture
 
 __all__ = [
     "Borrowing",
@@ -43,11 +44,13 @@ __all__ = [
     "LogNormal",
     "LogitDensityBorrowing",
     "MAPResult",
+    "MixtureFit",
     "Normal",
     "PriorBorrowing",
     "TauPrior",
     "Uniform",
     "compare_borrowing",
+    "fit_mixture",
     "map_prior",
     "no_borrowing",
     "prior_data_conflict",

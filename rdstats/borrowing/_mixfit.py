@@ -770,7 +770,7 @@ def fit_mixture(
     Draws of a two-component beta mixture:
 
     >>> import numpy as np
-    >>> from rdstats.borrowing._mixfit import fit_mixture
+    >>> from rdstats.borrowing import fit_mixture
     >>> rng = np.random.default_rng(1)
     >>> first = rng.random(4000) < 0.6
     >>> x = np.where(first, rng.beta(19.19, 57.78, 4000), rng.beta(3.5, 9.4, 4000))

@@ -140,7 +140,7 @@ class LinkMixture(Predictive):
 
     def points(self) -> tuple[Array, Array | None]:
         lo, hi = self.link_ppf(np.array([1e-7, 1 - 1e-7]))
-        theta = np.linspace(lo, hi, 1001)
+        theta = np.linspace(lo, hi, 401)
         w = self.link_pdf(theta)
         w = w / w.sum()
         return _to_response(self.family, theta), w
