@@ -51,8 +51,10 @@ class HybridControlDesign:
     Notes
     -----
     Outcomes per trial: ``success``, ``n_enrolled``, ``y_t``, ``y_c``, ``estimate`` (the
-    posterior mean of ``theta_t - theta_c``), ``control_error`` (posterior mean of the
-    control rate minus the truth) and ``borrowed`` (the control posterior's
+    posterior mean of ``theta_t - theta_c``), ``post_prob`` (the posterior probability of
+    the rule's first criterion, for re-thresholding without re-simulating),
+    ``control_error`` (posterior mean of the control rate minus the truth) and
+    ``borrowed`` (the control posterior's
     moment-matched beta ESS minus ``n_c``: the effective number of external controls,
     including the initial prior's own, e.g. 2 for Be(1, 1)). Metrics add
     ``borrowed`` and ``control_error`` (the control-rate bias) to the engine's set.
@@ -113,16 +115,22 @@ class HybridControlDesign:
         post_t = self.prior_t.posterior_batch(np.arange(self.n_t + 1), self.n_t)
         w, a, b = np.asarray(post_t.weights), post_t.param("a"), post_t.param("b")
         ok = np.ones((self.n_t + 1, self.n_c + 1), dtype=bool)
+        first: Array | None = None
         for prob, thr, lower in zip(
             self.rule.prob, self.rule.threshold, self.rule.lower_tail, strict=True
         ):
             z = np.clip(mid + thr, 0.0, 1.0)
             surv = np.einsum("nk,nkg->ng", w, special.betaincc(a[..., None], b[..., None], z))
             p_gt = surv @ dF.T  # P(theta_t - theta_c > thr | y_t, y_c)
-            ok &= (1.0 - p_gt > prob) if lower else (p_gt > prob)
+            crit = 1.0 - p_gt if lower else p_gt
+            ok &= crit > prob
+            if first is None:
+                first = crit
         mean_t = np.sum(w * a / (a + b), axis=1)
+        assert first is not None
         tables = {
             "decision": ok,
+            "post_prob": first,
             "mean_t": mean_t,
             "mean_c": ctrl.mean,
             "borrowed": ctrl.ess - self.n_c,
@@ -174,6 +182,7 @@ class HybridControlDesign:
             "y_t": y_t,
             "y_c": y_c,
             "estimate": t["mean_t"][y_t] - mean_c,
+            "post_prob": t["post_prob"][y_t, y_c],
             "control_error": mean_c - theta_c,
             "borrowed": t["borrowed"][y_c],
         }
@@ -201,15 +210,28 @@ class HybridControlDesign:
         return operating_characteristics(self, scenarios, **kwargs)
 
     def oc(
-        self, theta_t: Sequence[float] | float, theta_c: Sequence[float] | float
+        self,
+        theta_t: Sequence[float] | float,
+        theta_c: Sequence[float] | float,
+        *,
+        paired: bool = False,
     ) -> pd.DataFrame:
-        """Exact operating characteristics on the Cartesian grid of true rates (wide table:
-        one row per scenario; p_success, type I error or power, bias, RMSE, borrowed ...)."""
+        """Exact operating characteristics (wide table: one row per scenario; p_success,
+        type I error or power, bias, RMSE, borrowed, control_error ...) on the Cartesian
+        grid of true rates, or on the pairs ``(theta_t[i], theta_c[i])`` with
+        ``paired=True`` (e.g. a drift path at a fixed difference)."""
         from rdstats.simulate import ScenarioGrid, operating_characteristics
 
-        grid = ScenarioGrid.cartesian(
-            theta_t=list(np.atleast_1d(theta_t)), theta_c=list(np.atleast_1d(theta_c))
-        )
+        tt, tc = list(np.atleast_1d(theta_t)), list(np.atleast_1d(theta_c))
+        if paired:
+            if len(tt) != len(tc):
+                raise ValueError(
+                    f"paired=True needs theta_t and theta_c of equal length, got {len(tt)} "
+                    f"and {len(tc)}"
+                )
+            grid = ScenarioGrid({"theta_t": tt, "theta_c": tc})
+        else:
+            grid = ScenarioGrid.cartesian(theta_t=tt, theta_c=tc)
         res = operating_characteristics(self, grid, method="exact")
         return res.summary(wide=True).reset_index(drop=True)
 
@@ -256,12 +278,13 @@ def hybrid_from_spec(
     prior_t: BetaMixture,
     rule: DecisionRule,
     label: str = "prior",
+    n_grid: int = 4000,
 ) -> HybridControlDesign:
     """A hybrid-control design with a fixed control prior, from a specification table."""
     from rdstats.borrowing._mechanisms import PriorBorrowing
 
     return HybridControlDesign(
-        int(n_t), int(n_c), PriorBorrowing(control_prior, str(label)), prior_t, rule
+        int(n_t), int(n_c), PriorBorrowing(control_prior, str(label)), prior_t, rule, int(n_grid)
     )
 
 
@@ -273,14 +296,22 @@ def compare_borrowing(
     **kwargs: Any,
 ) -> pd.DataFrame:
     """Operating characteristics of several designs (one per borrowing mechanism) on the
-    same scenarios, side by side: a tidy DataFrame with a ``design`` column. Monte Carlo
-    runs share random numbers across designs (same ``rng``)."""
+    same scenarios, side by side: a DataFrame (one row per design and scenario, with a
+    ``design`` column). Monte Carlo runs of all designs use one root seed (``rng``, fresh
+    entropy when None), so they share random numbers; the seed is recorded in
+    ``result.attrs["seed"]`` (pass ``rng=seed_from_record(...)`` to repeat the run)."""
     from rdstats.simulate import operating_characteristics
+    from rdstats.simulate._streams import root_seed, seed_record
 
+    # one root stream for all designs: common random numbers, and one seed to record
+    root = root_seed(kwargs.pop("rng", None))
     frames = []
     for name, design in designs.items():
-        res = operating_characteristics(design, scenarios, method=method, **kwargs)
+        res = operating_characteristics(design, scenarios, method=method, rng=root, **kwargs)
         frame = res.summary(wide=True).reset_index(drop=True)
         frame.insert(0, "design", name)
         frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs["seed"] = seed_record(root)
+    out.attrs["method"] = method
+    return out

@@ -96,7 +96,7 @@ class PriorBorrowing(Borrowing):
         m_k = a / (a + b)
         v_k = a * b / ((a + b) ** 2 * (a + b + 1))
         mean = np.sum(w * m_k, axis=1)
-        var = np.sum(w * (v_k + m_k**2), axis=1) - mean**2
+        var = np.sum(w * (v_k + (m_k - mean[:, None]) ** 2), axis=1)
         return ControlPosteriors(_beta_mixture_cdf(w, a, b, edges), mean, var)
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,10 +115,10 @@ class PriorBorrowing(Borrowing):
         """The mixture approximation of a MAP prior (``MAPResult.to_mixture``), robustified
         with a unit-information component of weight ``robust_weight`` when given."""
         mix = result.to_mixture(**mixture_options)
-        if robust_weight is not None and robust_weight > 0:
-            mix = robustify(mix, robust_weight, robust_mean)
-            return cls(mix, label or f"robust MAP (w = {robust_weight:g})")
-        return cls(mix, label or "MAP")
+        if robust_weight is None or robust_weight == 0:
+            return cls(mix, label or "MAP")
+        mix = robustify(mix, robust_weight, robust_mean)  # validates 0 < weight < 1
+        return cls(mix, label or f"robust MAP (w = {robust_weight:g})")
 
 
 def no_borrowing(prior: BetaMixture | None = None) -> PriorBorrowing:
@@ -179,8 +179,18 @@ class LogitDensityBorrowing(Borrowing):
     def control_posteriors(self, n_c: int, edges: Array) -> ControlPosteriors:
         theta = np.linspace(self.lower, self.upper, self.n_grid)
         logp = np.asarray(self.log_density(theta), dtype=float)
+        if logp.shape != theta.shape:
+            raise ValueError(
+                f"{self.label}: log_density returned shape {logp.shape} for {theta.shape} points"
+            )
+        bad = theta[np.isnan(logp) | np.isposinf(logp)]
+        if bad.size:
+            raise ValueError(
+                f"{self.label}: the log density must be finite or -inf on the logit grid; "
+                f"got NaN or +inf at {bad.size} points (first {bad[:3].tolist()})"
+            )
         if not np.isfinite(logp).any():
-            raise ValueError(f"{self.label}: the log density is not finite on the grid")
+            raise ValueError(f"{self.label}: the log density is not finite anywhere on the grid")
         return _grid_posteriors(logp, theta, n_c, edges)
 
     def to_dict(self) -> dict[str, Any]:
@@ -192,14 +202,20 @@ class LogitDensityBorrowing(Borrowing):
         if result.family != "binomial":
             raise ValueError(f"a binary control arm needs a binomial MAP, got {result.family!r}")
         pred = result._pred
-        if not hasattr(pred, "link_pdf"):
+        if not hasattr(pred, "mixture"):
             raise ValueError("from_map needs a MAPResult from method='exact'")
+        return cls(_NormalMixtureLogDensity(pred.mixture), label)
 
-        def log_density(theta: Array) -> Array:
-            with np.errstate(divide="ignore"):
-                return np.log(pred.link_pdf(theta))
 
-        return cls(log_density, label)
+class _NormalMixtureLogDensity:
+    """Picklable log density of a normal mixture (the link-scale MAP prior)."""
+
+    def __init__(self, mixture: Any) -> None:
+        self.mixture = mixture
+
+    def __call__(self, theta: Array) -> Array:
+        with np.errstate(divide="ignore"):
+            return np.log(np.asarray(self.mixture.pdf(theta), dtype=float))
 
 
 def _log_beta_binom_marginal(y: Any, n: int, a: Any, b: Any) -> Array:
@@ -233,10 +249,20 @@ class EmpiricalBayesPowerBorrowing(Borrowing):
     label: str = "empirical-Bayes power prior"
 
     def __post_init__(self) -> None:
+        for name in ("r0", "n0"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"{name} must be an integer count, got {v!r}")
         if not (0 <= self.r0 <= self.n0) or self.n0 <= 0:
             raise ValueError(f"need 0 <= r0 <= n0 and n0 > 0, got r0={self.r0}, n0={self.n0}")
-        if self.initial is not None and self.initial.n_components != 1:
-            raise ValueError("the empirical-Bayes power prior takes a single beta component")
+        if self.initial is not None:
+            if not isinstance(self.initial, BetaMixture):
+                raise TypeError(f"initial must be a BetaMixture, got {type(self.initial).__name__}")
+            if self.initial.n_components != 1:
+                raise ValueError(
+                    "initial must be a single beta component for the empirical-Bayes power "
+                    f"prior, got {self.initial.n_components} components"
+                )
 
     def a0(self, n_c: int) -> Array:
         """The empirical-Bayes a0 for every control outcome 0..n_c."""
@@ -271,11 +297,13 @@ class EmpiricalBayesPowerBorrowing(Borrowing):
         return ControlPosteriors(cdf, mean, var)
 
     def to_dict(self) -> dict[str, Any]:
+        init = self.initial or BetaMixture(1.0, 1.0, 1.0)
         return {
             "type": "EmpiricalBayesPowerBorrowing",
             "label": self.label,
-            "r0": self.r0,
-            "n0": self.n0,
+            "r0": int(self.r0),
+            "n0": int(self.n0),
+            "initial": init.to_dict(),
         }
 
 

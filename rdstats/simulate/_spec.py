@@ -165,6 +165,7 @@ def _registry() -> dict[str, tuple[Callable[..., Any], _Kinds]]:
                 "prior_t": "prior",
                 "rule": "rule",
                 "label": "text",
+                "n_grid": "number",
             },
         )
     return _REGISTRY

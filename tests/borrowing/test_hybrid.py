@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import pickle
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -379,13 +378,6 @@ def test_compare_borrowing_shares_random_numbers_with_an_integer_seed() -> None:
     pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="compare_borrowing passes one numpy Generator to every design's engine run; "
-    "root_seed() draws 128 bits from it per run, so each design gets different streams "
-    "and a no-borrowing design's Monte Carlo OCs depend on which designs precede it",
-)
 def test_compare_borrowing_generator_rng_keeps_no_borrowing_rows(as_map: MAPResult) -> None:
     grid = ScenarioGrid.cartesian(theta_t=[0.3, 0.5], theta_c=[0.3])
     none = HybridControlDesign(20, 10, no_borrowing())
@@ -403,13 +395,6 @@ def test_compare_borrowing_generator_rng_keeps_no_borrowing_rows(as_map: MAPResu
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="compare_borrowing with rng=None lets every design draw its own fresh entropy "
-    "(no common random numbers, contrary to its docstring) and returns only a DataFrame, "
-    "so the entropy recorded in each OCResult's provenance is lost (not reproducible)",
-)
 def test_compare_borrowing_default_rng_shares_random_numbers() -> None:
     grid = ScenarioGrid.cartesian(theta_t=[0.3, 0.5], theta_c=[0.3])
     d = HybridControlDesign(20, 10, no_borrowing())
@@ -668,13 +653,6 @@ def test_provenance_records_the_design(as_map: MAPResult) -> None:
     assert (spec["borrowing"]["r0"], spec["borrowing"]["n0"]) == (15, 60)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="the specification written to provenance['design'] for a PriorBorrowing design "
-    "(spec_from_design via hybrid_from_spec) omits n_grid, so a design with a non-default "
-    "grid is rebuilt with n_grid=4000 on reproduce",
-)
 def test_provenance_records_n_grid() -> None:
     design = HybridControlDesign(20, 10, no_borrowing(), n_grid=500)
     res = design.simulate({"theta_t": [0.3], "theta_c": [0.3]}, method="exact")
@@ -708,13 +686,6 @@ def test_serial_and_processes_bit_identical() -> None:
         assert "process" in str(pooled.provenance["executor"]).lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(AttributeError, pickle.PicklingError),
-    reason="LogitDensityBorrowing.from_map stores a function defined inside from_map "
-    "(a local closure), which pickle cannot serialise: the design cannot be simulated "
-    "with backend='processes' (AttributeError: Can't pickle local object)",
-)
 def test_logit_map_design_runs_in_a_process_pool(as_map: MAPResult) -> None:
     design = HybridControlDesign(20, 10, LogitDensityBorrowing.from_map(as_map))
     grid = ScenarioGrid.cartesian(theta_t=[0.3], theta_c=[0.3])

@@ -121,13 +121,6 @@ def test_prior_borrowing_from_map(as_map: MAPResult) -> None:
     assert PriorBorrowing.from_map(as_map, robust_weight=0).prior == mix
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="PriorBorrowing.from_map ignores a negative robust_weight "
-    "(`robust_weight is not None and robust_weight > 0`) and silently returns the "
-    "non-robust MAP instead of raising ValueError",
-)
 def test_from_map_rejects_negative_robust_weight(as_map: MAPResult) -> None:
     with pytest.raises(ValueError, match="weight"):
         PriorBorrowing.from_map(as_map, robust_weight=-0.1)
@@ -191,13 +184,6 @@ def test_logit_density_rejects_non_finite_density() -> None:
         HybridControlDesign(10, 5, mech).decision_matrix()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="LogitDensityBorrowing only checks that *some* log-density value is finite; a "
-    "NaN anywhere on the grid propagates (logp.max() is NaN) into NaN posterior CDFs, "
-    "means and borrowed, and every decision silently becomes False",
-)
 def test_logit_density_rejects_nan() -> None:
     def log_density(theta: np.ndarray) -> np.ndarray:
         return np.where(theta > 5, np.nan, -0.5 * theta**2)
@@ -266,24 +252,11 @@ def test_eb_needs_single_component_initial() -> None:
         EmpiricalBayesPowerBorrowing(5, 20, BetaMixture([0.5, 0.5], [1.0, 2.0], [1.0, 2.0]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="EmpiricalBayesPowerBorrowing does not check the type of `initial`: a "
-    "NormalMixture passes __post_init__ (it has n_components) and fails later with "
-    "AttributeError ('NormalMixture' object has no attribute 'a') when the tables are built",
-)
 def test_eb_initial_must_be_beta() -> None:
     with pytest.raises(TypeError, match="initial"):
         EmpiricalBayesPowerBorrowing(5, 20, NormalMixture(1, 0.0, 1.0, sigma=1.0))  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="EmpiricalBayesPowerBorrowing.to_dict() omits the initial prior, so designs with "
-    "different initial priors have identical provenance['design'] records",
-)
 def test_eb_to_dict_records_initial_prior() -> None:
     a = EmpiricalBayesPowerBorrowing(5, 20, BetaMixture(1, 0.5, 0.5)).to_dict()
     b = EmpiricalBayesPowerBorrowing(5, 20).to_dict()
