@@ -251,6 +251,59 @@ class HybridControlDesign:
         """Label of the borrowing mechanism."""
         return str(self.borrowing.label)
 
+    def calibrate(
+        self, theta_c: Sequence[float], alpha: float = 0.025, delta: float = 0.0
+    ) -> HybridControlDesign:
+        """The same design with the posterior-probability threshold of its (single)
+        criterion raised just enough that the exact type I error, ``P(success)`` at
+        ``theta_t = theta_c + delta``, stays at or below ``alpha`` for every control rate
+        in ``theta_c`` (e.g. a range of plausible drift).
+
+        The type I error is a step function of the threshold, changing only at the
+        tabulated posterior probabilities, so the smallest admissible threshold is found
+        exactly among them.
+
+        Examples
+        --------
+        >>> from rdstats.borrowing import HybridControlDesign, PriorBorrowing
+        >>> from rdstats.priors import BetaMixture
+        >>> d = HybridControlDesign(40, 20, PriorBorrowing(BetaMixture(1, 4, 16)))
+        >>> rates = [0.1, 0.2, 0.3, 0.4]
+        >>> c = d.calibrate(theta_c=rates, alpha=0.025)
+        >>> float(c.oc(rates, rates, paired=True).p_success.max()) <= 0.025
+        True
+        """
+        if self.rule.prob.size != 1:
+            raise ValueError("calibrate() needs a rule with a single criterion")
+        if not 0.0 < alpha < 1.0:
+            raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+        rates = np.atleast_1d(np.asarray(theta_c, dtype=float))
+        if rates.size == 0 or np.any((rates < 0) | (rates > 1)) or np.any(rates + delta > 1):
+            raise ValueError(f"theta_c (+ delta) must be rates in [0, 1], got {rates.tolist()}")
+        post = self._tables()["post_prob"]
+        cuts = np.unique(post)
+        # P(success at cut c) = P(post_prob > c), for every scenario and candidate cut
+        a_t, a_c = np.arange(self.n_t + 1), np.arange(self.n_c + 1)
+        worst = np.zeros(cuts.size)
+        for tc in rates:
+            pmf = np.outer(
+                stats.binom.pmf(a_t, self.n_t, tc + delta), stats.binom.pmf(a_c, self.n_c, tc)
+            )
+            order = np.argsort(post, axis=None)
+            vals, mass = post.ravel()[order], pmf.ravel()[order]
+            tail = np.concatenate([np.cumsum(mass[::-1])[::-1], [0.0]])
+            idx = np.searchsorted(vals, cuts, side="right")
+            worst = np.maximum(worst, tail[idx])
+        ok = np.flatnonzero(worst <= alpha)
+        if ok.size == 0:  # pragma: no cover - the largest cut always gives 0
+            raise ValueError("no threshold keeps the type I error at alpha")
+        c = float(cuts[ok[0]])
+        c = min(max(c, float(self.rule.prob[0])), float(np.nextafter(1.0, 0.0)))
+        rule = DecisionRule(c, self.rule.threshold, self.rule.lower_tail)
+        return HybridControlDesign(
+            self.n_t, self.n_c, self.borrowing, self.prior_t, rule, self.n_grid
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "design": "HybridControlDesign",
