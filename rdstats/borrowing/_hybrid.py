@@ -299,7 +299,7 @@ class HybridControlDesign:
             raise ValueError("no threshold keeps the type I error at alpha")
         c = float(cuts[ok[0]])
         c = min(max(c, float(self.rule.prob[0])), float(np.nextafter(1.0, 0.0)))
-        rule = DecisionRule(c, self.rule.threshold, self.rule.lower_tail)
+        rule = DecisionRule(c, self.rule.threshold, [bool(v) for v in self.rule.lower_tail])
         return HybridControlDesign(
             self.n_t, self.n_c, self.borrowing, self.prior_t, rule, self.n_grid
         )
