@@ -2,6 +2,17 @@
 priors (deterministic quadrature and PyMC), mixture approximation, power and
 commensurate priors, prior-data conflict, and the hybrid-control design."""
 
+from rdstats.borrowing._borrowed import (
+    EffectiveBorrowed,
+    QuadratureDistribution,
+    effective_borrowed,
+)
+from rdstats.borrowing._commensurate import (
+    CommensurateResult,
+    GammaPrecision,
+    SpikeSlabPrecision,
+    commensurate_prior,
+)
 from rdstats.borrowing._conflict import ConflictCheck, prior_data_conflict, robust_weight
 from rdstats.borrowing._hybrid import HybridControlDesign, compare_borrowing
 from rdstats.borrowing._hyperpriors import (
@@ -24,18 +35,32 @@ from rdstats.borrowing._mechanisms import (
     EmpiricalBayesPowerBorrowing,
     LogitDensityBorrowing,
     PriorBorrowing,
+    commensurate_borrowing,
     no_borrowing,
+    normalized_power_borrowing,
+    power_borrowing,
 )
 from rdstats.borrowing._mixfit import MixtureFit, fit_mixture
+from rdstats.borrowing._power import (
+    NormalizedPowerPrior,
+    PowerPosterior,
+    PowerPrior,
+    eb_power_prior,
+    normalized_power_prior,
+    power_prior,
+)
 
 __all__ = [
     "Borrowing",
+    "CommensurateResult",
     "ConflictCheck",
     "ControlPosteriors",
+    "EffectiveBorrowed",
     "EmpiricalBayesPowerBorrowing",
     "Exponential",
     "Fixed",
     "Gamma",
+    "GammaPrecision",
     "HalfCauchy",
     "HalfNormal",
     "HalfT",
@@ -46,13 +71,26 @@ __all__ = [
     "MAPResult",
     "MixtureFit",
     "Normal",
+    "NormalizedPowerPrior",
+    "PowerPosterior",
+    "PowerPrior",
     "PriorBorrowing",
+    "QuadratureDistribution",
+    "SpikeSlabPrecision",
     "TauPrior",
     "Uniform",
+    "commensurate_borrowing",
+    "commensurate_prior",
     "compare_borrowing",
+    "eb_power_prior",
+    "effective_borrowed",
     "fit_mixture",
     "map_prior",
     "no_borrowing",
+    "normalized_power_borrowing",
+    "normalized_power_prior",
+    "power_borrowing",
+    "power_prior",
     "prior_data_conflict",
     "robust_weight",
 ]

@@ -30,8 +30,16 @@ __all__ = [
     "EmpiricalBayesPowerBorrowing",
     "LogitDensityBorrowing",
     "PriorBorrowing",
+    "commensurate_borrowing",
     "no_borrowing",
+    "normalized_power_borrowing",
+    "power_borrowing",
 ]
+
+
+_MAX_CLOSED_FORM = 16  # mixture components up to which posteriors use the closed form
+_LOGIT_RANGE = 12.0
+_LOGIT_GRID = 6001
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,15 @@ class PriorBorrowing(Borrowing):
             )
 
     def control_posteriors(self, n_c: int, edges: Array) -> ControlPosteriors:
+        if self.prior.n_components > _MAX_CLOSED_FORM:
+            # many components (e.g. a normalised power prior over a0 nodes): the closed
+            # form needs n_components incomplete-beta calls per cell; integrate the
+            # posterior density on a fine logit grid instead
+            theta = np.linspace(-_LOGIT_RANGE, _LOGIT_RANGE, _LOGIT_GRID)
+            p = special.expit(theta)
+            with np.errstate(divide="ignore"):
+                logp = np.log(np.asarray(self.prior.pdf(p), dtype=float)) + np.log(p * (1 - p))
+            return _grid_posteriors(logp, theta, n_c, edges)
         y = np.arange(n_c + 1)
         post = self.prior.posterior_batch(y, n_c)
         w = np.asarray(post.weights)
@@ -172,9 +189,9 @@ class LogitDensityBorrowing(Borrowing):
 
     log_density: Callable[[Array], Array]
     label: str = "prior on the logit scale"
-    lower: float = -12.0
-    upper: float = 12.0
-    n_grid: int = 6001
+    lower: float = -_LOGIT_RANGE
+    upper: float = _LOGIT_RANGE
+    n_grid: int = _LOGIT_GRID
 
     def control_posteriors(self, n_c: int, edges: Array) -> ControlPosteriors:
         theta = np.linspace(self.lower, self.upper, self.n_grid)
@@ -204,18 +221,19 @@ class LogitDensityBorrowing(Borrowing):
         pred = result._pred
         if not hasattr(pred, "mixture"):
             raise ValueError("from_map needs a MAPResult from method='exact'")
-        return cls(_NormalMixtureLogDensity(pred.mixture), label)
+        return cls(_LogPdf(pred.mixture), label)
 
 
-class _NormalMixtureLogDensity:
-    """Picklable log density of a normal mixture (the link-scale MAP prior)."""
+class _LogPdf:
+    """Picklable log density of a distribution object with ``pdf`` (the link-scale MAP
+    mixture, a commensurate prior's logit-scale distribution)."""
 
-    def __init__(self, mixture: Any) -> None:
-        self.mixture = mixture
+    def __init__(self, dist: Any) -> None:
+        self.dist = dist
 
     def __call__(self, theta: Array) -> Array:
         with np.errstate(divide="ignore"):
-            return np.log(np.asarray(self.mixture.pdf(theta), dtype=float))
+            return np.log(np.asarray(self.dist.pdf(theta), dtype=float))
 
 
 def _log_beta_binom_marginal(y: Any, n: int, a: Any, b: Any) -> Array:
@@ -305,6 +323,46 @@ class EmpiricalBayesPowerBorrowing(Borrowing):
             "n0": int(self.n0),
             "initial": init.to_dict(),
         }
+
+
+def power_borrowing(
+    historical: Any, a0: float, initial: BetaMixture | None = None, label: str | None = None
+) -> PriorBorrowing:
+    """Power prior with fixed ``a0`` for the control rate (historical ``r``, ``n``; see
+    :func:`rdstats.borrowing.power_prior`): conjugate, a beta mixture."""
+    from rdstats.borrowing._power import power_prior
+
+    init = BetaMixture(1.0, 1.0, 1.0) if initial is None else initial
+    prior = power_prior(init, historical, a0).prior
+    return PriorBorrowing(prior, label or f"power prior (a0 = {a0:g})")
+
+
+def normalized_power_borrowing(
+    historical: Any,
+    a0_prior: tuple[float, float] = (1.0, 1.0),
+    initial: BetaMixture | None = None,
+    label: str | None = None,
+) -> PriorBorrowing:
+    """Normalised power prior with ``a0 ~ Beta(*a0_prior)`` (see
+    :func:`rdstats.borrowing.normalized_power_prior`): a beta mixture over the a0 nodes,
+    so the design stays conjugate and exact."""
+    from rdstats.borrowing._power import normalized_power_prior
+
+    init = BetaMixture(1.0, 1.0, 1.0) if initial is None else initial
+    prior = normalized_power_prior(init, historical, a0_prior).prior
+    return PriorBorrowing(prior, label or "normalised power prior")
+
+
+def commensurate_borrowing(
+    historical: Any, tau_prior: Any, label: str | None = None, **options: Any
+) -> LogitDensityBorrowing:
+    """Commensurate prior for the control rate (logit scale; see
+    :func:`rdstats.borrowing.commensurate_prior`): its prior density of the new logit
+    rate, integrated by quadrature against each possible control outcome."""
+    from rdstats.borrowing._commensurate import commensurate_prior
+
+    res = commensurate_prior(historical, {"r": 0, "n": 1}, "binomial", tau_prior, **options)
+    return LogitDensityBorrowing(_LogPdf(res.prior_logit), label or "commensurate prior")
 
 
 def _check_mechanism(value: Any) -> Borrowing:
