@@ -448,24 +448,11 @@ def test_returns_types() -> None:
 
 
 # -- bugs found elsewhere -------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="rdstats.priors.ess(NormalMixture, family='binomial') returns NaN (0 * inf in the "
-    "tails, RuntimeWarning) for a logit-scale component with sd >= 3; the exact ELIR of "
-    "N(0, 3^2) is (2 + 2 exp(4.5)) / 9 = 20.226",
-)
 def test_priors_ess_binomial_family_wide_normal_component() -> None:
     val = ess(NormalMixture(1.0, 0.0, 3.0), family="binomial")
     assert math.isfinite(val)
     assert val == pytest.approx((2 + 2 * math.exp(4.5)) / 9, rel=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rdstats.priors.ess(BetaMixture) loses the ELIR contribution (a - 1) E[(1 - x) / x] "
-    "= b of a component with a slightly above 1: its mass sits at x -> 0 (spread over ~1/(a-1) "
-    "e-folds) and adaptive quad misses it, so Be(1 + 1e-6, 5) gives 1.0008 instead of "
-    "a + b = 6.000001 (components like this arise in normalised power priors near a0 = 0)",
-)
 def test_priors_ess_beta_component_just_above_one() -> None:
     assert ess(BetaMixture(1.0, 1 + 1e-6, 5.0)) == pytest.approx(6.000001, rel=1e-6)
