@@ -2,17 +2,8 @@
 priors (deterministic quadrature and PyMC), mixture approximation, power and
 commensurate priors, prior-data conflict, and the hybrid-control design."""
 
-from rdstats.borrowing._borrowed import (
-    EffectiveBorrowed,
-    QuadratureDistribution,
-    effective_borrowed,
-)
-from rdstats.borrowing._commensurate import (
-    CommensurateResult,
-    GammaPrecision,
-    SpikeSlabPrecision,
-    commensurate_prior,
-)
+from rdstats.borrowing._borrowed import EffectiveBorrowed, effective_borrowed
+from rdstats.borrowing._commensurate import CommensurateResult, commensurate_prior
 from rdstats.borrowing._conflict import ConflictCheck, prior_data_conflict, robust_weight
 from rdstats.borrowing._hybrid import HybridControlDesign, compare_borrowing
 from rdstats.borrowing._hyperpriors import (
@@ -41,14 +32,14 @@ from rdstats.borrowing._mechanisms import (
     power_borrowing,
 )
 from rdstats.borrowing._mixfit import MixtureFit, fit_mixture
-from rdstats.borrowing._power import (
+from rdstats.borrowing._power import PowerPosterior, PowerPrior, power_prior
+from rdstats.borrowing._power_normalized import (
     NormalizedPowerPrior,
-    PowerPosterior,
-    PowerPrior,
     eb_power_prior,
     normalized_power_prior,
-    power_prior,
 )
+from rdstats.borrowing._precision_priors import GammaPrecision, SpikeSlabPrecision
+from rdstats.borrowing._quadrature import QuadratureDistribution
 
 __all__ = [
     "Borrowing",

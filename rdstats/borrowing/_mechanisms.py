@@ -346,7 +346,7 @@ def normalized_power_borrowing(
     """Normalised power prior with ``a0 ~ Beta(*a0_prior)`` (see
     :func:`rdstats.borrowing.normalized_power_prior`): a beta mixture over the a0 nodes,
     so the design stays conjugate and exact."""
-    from rdstats.borrowing._power import normalized_power_prior
+    from rdstats.borrowing._power_normalized import normalized_power_prior
 
     init = BetaMixture(1.0, 1.0, 1.0) if initial is None else initial
     prior = normalized_power_prior(init, historical, a0_prior).prior

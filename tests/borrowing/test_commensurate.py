@@ -23,16 +23,12 @@ from scipy import integrate, special, stats
 
 from rdstats import ConvergenceWarning
 from rdstats.borrowing import _hyperpriors as hp
-from rdstats.borrowing._borrowed import QuadratureDistribution, mixture_ess
-from rdstats.borrowing._commensurate import (
-    CommensurateResult,
-    GammaPrecision,
-    SampleDistribution,
-    SpikeSlabPrecision,
-    _check_convergence,
-    _seed,
-    commensurate_prior,
-)
+from rdstats.borrowing._borrowed import mixture_ess
+from rdstats.borrowing._commensurate import CommensurateResult, commensurate_prior
+from rdstats.borrowing._commensurate_mcmc import _check_convergence, _seed
+from rdstats.borrowing._precision_priors import GammaPrecision, SpikeSlabPrecision
+from rdstats.borrowing._quadrature import QuadratureDistribution
+from rdstats.borrowing._samples import SampleDistribution
 from rdstats.priors import NormalMixture
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "borrowing_power.json"

@@ -21,21 +21,14 @@ from hypothesis import strategies as st
 from scipy import integrate, special, stats
 
 import rdstats.priors as rp
-from rdstats.borrowing._borrowed import (
-    EffectiveBorrowed,
-    QuadratureDistribution,
-    adaptive_rule,
-    effective_borrowed,
-    mixture_ess,
-)
-from rdstats.borrowing._power import (
+from rdstats.borrowing._borrowed import EffectiveBorrowed, effective_borrowed, mixture_ess
+from rdstats.borrowing._power import PowerPosterior, PowerPrior, power_prior
+from rdstats.borrowing._power_normalized import (
     NormalizedPowerPrior,
-    PowerPosterior,
-    PowerPrior,
     eb_power_prior,
     normalized_power_prior,
-    power_prior,
 )
+from rdstats.borrowing._quadrature import QuadratureDistribution, adaptive_rule
 from rdstats.priors import BetaMixture, GammaMixture, NormalMixture, ess
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "borrowing_power.json"
