@@ -1,0 +1,235 @@
+"""The result of :func:`rdstats.borrowing.map_prior`: ``MAPResult``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import special
+
+from rdstats.borrowing._hyperpriors import Normal, TauPrior
+from rdstats.borrowing._predictive import Predictive
+from rdstats.borrowing._studies import Studies
+from rdstats.priors import Mixture
+from rdstats.simulate._streams import root_seed
+
+Array = NDArray[np.float64]
+
+__all__ = ["LEVELS", "MAPResult", "mixture_quantiles", "summary_row"]
+
+LEVELS = (0.025, 0.5, 0.975)
+
+
+def summary_row(name: str, mean: float, sd: float, q: Any) -> dict[str, Any]:
+    q = [float(v) for v in q]
+    return {"parameter": name, "mean": mean, "sd": sd, "2.5%": q[0], "50%": q[1], "97.5%": q[2]}
+
+
+def mixture_quantiles(w: Array, m: Array, s: Array, levels: Sequence[float]) -> Array:
+    """Quantiles of normal mixtures ``sum_c w_c N(m_c, s_c^2)`` (``s_c`` may be 0: point
+    masses), by vectorised bisection. ``m`` and ``s`` are (C,) or (C, H); returns
+    (len(levels),) or (H, len(levels))."""
+    m2 = m.reshape(m.shape[0], -1)
+    s2 = np.broadcast_to(s.reshape(s.shape[0], -1), m2.shape)
+    q = np.asarray(levels, dtype=float)
+    lo = np.broadcast_to((m2 - 10 * s2).min(axis=0)[:, None] - 1e-9, (m2.shape[1], q.size)).copy()
+    hi = np.broadcast_to((m2 + 10 * s2).max(axis=0)[:, None] + 1e-9, (m2.shape[1], q.size)).copy()
+    pos = s2 > 0
+    safe = np.where(pos, s2, 1.0)
+    for _ in range(64):
+        mid = (lo + hi) / 2
+        z = (mid[None, :, :] - m2[:, :, None]) / safe[:, :, None]
+        z = np.where(pos[:, :, None], z, np.where(mid[None] >= m2[:, :, None], np.inf, -np.inf))
+        cdf = np.einsum("c,chq->hq", w, special.ndtr(z))
+        below = cdf < q
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    out = (lo + hi) / 2
+    return out[0] if m.ndim == 1 else out
+
+
+@dataclass(frozen=True, eq=False)
+class MAPResult:
+    """A meta-analytic-predictive prior and the random-effects meta-analysis behind it.
+
+    Returned by :func:`map_prior`; see there. Quantities on the *response* scale
+    (probability, rate or mean) unless the name says ``link``.
+    """
+
+    family: str
+    method: str
+    studies: Studies
+    tau_priors: tuple[TauPrior, ...]
+    mean_prior: Normal
+    predict_stratum: int
+    new_covariates: tuple[float, ...]
+    covariates: tuple[str, ...]
+    _pred: Predictive
+    _tau_summary: pd.DataFrame
+    _mu_summary: dict[str, Any]
+    _studies_summary: pd.DataFrame
+    log_evidence: float | None
+    diagnostics: dict[str, Any]
+    idata: Any
+    provenance: dict[str, Any] = field(repr=False)
+
+    # -- summaries ------------------------------------------------------------------------
+    @property
+    def predictive(self) -> pd.Series:
+        """Summary of the MAP prior (the new study's parameter): mean, sd, 2.5%, 50%, 97.5%."""
+        mean, sd = self._pred.moments()
+        q = self._pred.ppf(np.array(LEVELS))
+        return pd.Series(summary_row("MAP", mean, sd, q)).drop("parameter").astype(float)
+
+    @property
+    def tau(self) -> pd.DataFrame:
+        """Posterior summary of the between-study SD tau, one row per stratum."""
+        return self._tau_summary.copy()
+
+    @property
+    def mu(self) -> pd.Series:
+        """Posterior summary of the population mean on the link scale."""
+        return pd.Series(self._mu_summary).drop("parameter").astype(float)
+
+    @property
+    def study_estimates(self) -> pd.DataFrame:
+        """Observed and shrunken (posterior) estimates of every historical study."""
+        return self._studies_summary.copy()
+
+    def summary(self) -> pd.DataFrame:
+        """Tidy table: the MAP prior, the population mean (link scale) and tau."""
+        mean, sd = self._pred.moments()
+        rows = [summary_row("MAP", mean, sd, self._pred.ppf(np.array(LEVELS)))]
+        rows.append(self._mu_summary)
+        rows += [{str(k): v for k, v in r.items()} for r in self._tau_summary.to_dict("records")]
+        return pd.DataFrame(rows).set_index("parameter")
+
+    # -- the MAP prior as a distribution --------------------------------------------------
+    def mean(self) -> float:
+        return self._pred.moments()[0]
+
+    def sd(self) -> float:
+        return self._pred.moments()[1]
+
+    def cdf(self, x: ArrayLike) -> NDArray[np.float64]:
+        """P(new study's parameter <= x)."""
+        return self._pred.cdf(x)
+
+    def pdf(self, x: ArrayLike) -> NDArray[np.float64]:
+        """Density of the MAP prior."""
+        return self._pred.pdf(x)
+
+    def ppf(self, q: ArrayLike) -> NDArray[np.float64]:
+        """Quantiles of the MAP prior."""
+        return self._pred.ppf(q)
+
+    def interval(self, level: float = 0.95) -> tuple[float, float]:
+        lo, hi = self._pred.ppf(np.array([(1 - level) / 2, (1 + level) / 2]))
+        return float(lo), float(hi)
+
+    def sample(self, size: int, *, rng: Any = None) -> NDArray[np.float64]:
+        """Draws from the MAP prior (``rng``: int, SeedSequence, Generator or None)."""
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(f"size must be a positive integer, got {size!r}")
+        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(root_seed(rng))
+        return self._pred.sample(int(size), gen)
+
+    def fit_mixture(
+        self,
+        max_components: int = 4,
+        criterion: Any = "aic",
+        n_components: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Parametric mixture approximation of the MAP prior, with the criteria of every
+        number of components tried (a ``MixtureFit``); see :meth:`to_mixture`."""
+        from rdstats.borrowing._mixfit import fit_mixture
+
+        x, w = self._pred.points()
+        fam: Any = {"binomial": "beta", "poisson": "gamma", "normal": "normal"}[self.family]
+        extra: dict[str, Any] = {}
+        if fam == "normal":
+            extra["sigma"] = None if math.isnan(self.studies.sigma) else self.studies.sigma
+        return fit_mixture(
+            x,
+            fam,
+            weights=w,
+            max_components=max_components,
+            criterion=criterion,
+            n_components=n_components,
+            **extra,
+            **kwargs,
+        )
+
+    def to_mixture(
+        self,
+        max_components: int = 4,
+        criterion: str = "aic",
+        n_components: int | None = None,
+        **kwargs: Any,
+    ) -> Mixture:
+        """Beta (binomial), gamma (Poisson) or normal mixture approximating the MAP prior.
+
+        Fitted by EM: to the MCMC predictive draws (``method="mcmc"``), or to a fine
+        quadrature representation of the deterministic MAP density (``method="exact"``,
+        nominal sample size 4,000 for the information criterion, as RBesT's default
+        number of retained draws). The number of components (1 to ``max_components``) is
+        chosen by ``criterion`` ("aic" or "bic") unless ``n_components`` is given. Beta
+        components keep a, b >= 1 so that the ELIR effective sample size is defined.
+        """
+        return self.fit_mixture(max_components, criterion, n_components, **kwargs).mixture
+
+    def ess(self, method: str = "elir", **mixture_options: Any) -> float:
+        """Prior effective sample size of the MAP prior, computed on its mixture
+        approximation (:meth:`to_mixture`) with :func:`rdstats.priors.ess`."""
+        from rdstats.priors import ess
+
+        mix = self.to_mixture(**mixture_options)
+        family = None if self.family != "normal" else "gaussian"
+        return float(ess(mix, method, family) if family else ess(mix, method))  # type: ignore[arg-type]
+
+    # -- presentation ---------------------------------------------------------------------
+    def forest_plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Forest plot: observed and shrunken study estimates, the population mean and the
+        MAP prior, each with its 95% interval."""
+        from rdstats.plotting._borrowing import plot_map_forest
+
+        return plot_map_forest(self, ax=ax, **kwargs)
+
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """The forest plot (see :meth:`forest_plot`)."""
+        return self.forest_plot(ax=ax, **kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "family": self.family,
+            "method": self.method,
+            "data": self.studies.table().to_dict("list"),
+            "tau_prior": [p.to_dict() for p in self.tau_priors],
+            "mean_prior": self.mean_prior.to_dict(),
+            "summary": self.summary().reset_index().to_dict("records"),
+            "study_estimates": self._studies_summary.to_dict("records"),
+            "log_evidence": self.log_evidence,
+            "diagnostics": self.diagnostics,
+            "provenance": self.provenance,
+        }
+
+    def __repr__(self) -> str:
+        m = self.predictive
+        return (
+            f"MAPResult(family={self.family!r}, method={self.method!r}, studies="
+            f"{self.studies.size}, MAP mean {m['mean']:.4g}, sd {m['sd']:.4g}, 95% "
+            f"[{m['2.5%']:.4g}, {m['97.5%']:.4g}])"
+        )
+
+    def _repr_html_(self) -> str:
+        head = (
+            f"<p><b>MAP prior</b> ({self.family}, {self.method}, {self.studies.size} "
+            "historical studies)</p>"
+        )
+        return head + self.summary().to_html(float_format=lambda v: f"{v:.4g}")

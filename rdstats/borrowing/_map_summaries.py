@@ -1,0 +1,161 @@
+"""Summaries of a MAP analysis from quadrature nodes (deterministic method) or MCMC
+draws: the MAP prior as a distribution, the population mean, tau and the shrunken study
+estimates."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy import interpolate, optimize
+
+from rdstats.borrowing._map_exact import Nodes
+from rdstats.borrowing._map_result import LEVELS, mixture_quantiles, summary_row
+from rdstats.borrowing._predictive import LinkMixture, LinkSample, Predictive, _to_response
+from rdstats.borrowing._studies import Studies
+from rdstats.priors import NormalMixture
+
+Array = NDArray[np.float64]
+
+__all__ = ["from_draws", "from_nodes", "tau_summary_draws", "tau_summary_exact"]
+
+
+def tau_summary_exact(nodes: Nodes, strata: tuple[str, ...]) -> pd.DataFrame:
+    w_tau = nodes.weight.sum(axis=1)
+    rows = []
+    for s, (t_nodes, rule) in enumerate(nodes.tau_rules):
+        name = "tau" if len(strata) == 1 else f"tau[{strata[s]}]"
+        w = np.array([w_tau[nodes.tau[:, s] == t].sum() for t in t_nodes])
+        mean = float(w @ t_nodes)
+        sd = math.sqrt(max(float(w @ t_nodes**2) - mean**2, 0.0))
+        if t_nodes.size == 1:
+            rows.append(summary_row(name, mean, sd, [float(t_nodes[0])] * 3))
+            continue
+        # density of v = log tau at the rule's nodes, interpolated (PCHIP) and integrated;
+        # the node at tau = 0 is a point mass at the start
+        lump = ~np.isfinite(rule)
+        v = np.log(t_nodes[~lump])
+        dens = w[~lump] / np.exp(rule[~lump] - v)  # mass / (d tau weight) * tau = per dv
+        start = float(w[lump].sum())
+        f = interpolate.PchipInterpolator(v, dens, extrapolate=False).antiderivative()
+        total = float(f(v[-1]))
+        scale = (1.0 - start) / total if total > 0 else 0.0
+
+        def cdf(x: float, f: Any = f, scale: float = scale, start: float = start) -> float:
+            return start + scale * float(f(x))
+
+        qs = []
+        for q in LEVELS:
+            if q <= start:
+                qs.append(0.0)
+            else:
+                root = optimize.brentq(lambda x, q=q: cdf(x) - q, v[0], v[-1], xtol=1e-10)
+                qs.append(math.exp(root))
+        rows.append(summary_row(name, mean, sd, qs))
+    return pd.DataFrame(rows)
+
+
+def _studies_table(
+    studies: Studies, mean: Array, sd: Array, q: Array, link_mean: Array, link_sd: Array
+) -> pd.DataFrame:
+    est, se = studies.raw_estimates()
+    out = studies.table()
+    out["observed"] = studies.observed()
+    out["posterior_mean"] = mean
+    out["posterior_sd"] = sd
+    out["2.5%"], out["50%"], out["97.5%"] = q[:, 0], q[:, 1], q[:, 2]
+    out["link_estimate"], out["link_se"] = est, se
+    out["link_posterior_mean"], out["link_posterior_sd"] = link_mean, link_sd
+    return out
+
+
+def _response_moments(family: str, m: Array, s: Array, w: Array) -> tuple[float, float]:
+    """Mean and SD on the response scale of sum_j w_j N(m_j, s_j^2) on the link scale."""
+    return LinkMixture(family, NormalMixture(w / w.sum(), m, np.maximum(s, 1e-300))).moments()
+
+
+def from_nodes(
+    studies: Studies, nodes: Nodes, xnew: Array, s_new: int
+) -> tuple[Predictive, dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    w = nodes.weight  # (C, K)
+    w_tau = w.sum(axis=1)
+    tau_new = nodes.tau[:, s_new]
+    lin = nodes.coef @ xnew  # (C, K)
+    cond_m = nodes.cond_mean @ xnew
+    cond_s = np.sqrt(np.maximum(np.einsum("d,cde,e->c", xnew, nodes.cond_cov, xnew), 0.0))
+    # tau nodes at least as wide as the conditional spread of the linear predictor keep
+    # their coefficient nodes; narrower ones are one moment-matched normal (the mixture of
+    # near point masses would be a step function)
+    wide = tau_new >= cond_s
+    comp_w = np.concatenate([w[wide].ravel(), w_tau[~wide]])
+    comp_m = np.concatenate([lin[wide].ravel(), cond_m[~wide]])
+    comp_s = np.concatenate(
+        [np.repeat(tau_new[wide], w.shape[1]), np.sqrt(cond_s[~wide] ** 2 + tau_new[~wide] ** 2)]
+    )
+    keep = comp_w > 1e-16
+    comp_w = comp_w[keep] / comp_w[keep].sum()
+    pred = LinkMixture(studies.family, NormalMixture(comp_w, comp_m[keep], comp_s[keep]))
+    # population mean (intercept) on the link scale
+    mu = nodes.coef[..., 0]
+    mu_mean = float(np.sum(w * mu))
+    mu_sd = float(math.sqrt(max(np.sum(w * mu**2) - mu_mean**2, 0.0)))
+    mu_q = mixture_quantiles(w_tau, nodes.cond_mean[:, 0], np.sqrt(nodes.cond_cov[:, 0, 0]), LEVELS)
+    mu_row = summary_row("mu (link scale)", mu_mean, mu_sd, mu_q)
+    # study estimates: per tau node, a moment-matched normal of theta_h
+    tm, tv = nodes.theta_mean, nodes.theta_var  # (C, K, H)
+    wn = w / np.maximum(w_tau, 1e-300)[:, None]
+    cm = np.einsum("ck,ckh->ch", wn, tm)
+    cv = np.maximum(np.einsum("ck,ckh->ch", wn, tv + tm**2) - cm**2, 0.0)
+    h_mean, h_sd = [], []
+    for h in range(studies.size):
+        m_r, s_r = _response_moments(studies.family, cm[:, h], np.sqrt(cv[:, h]), w_tau)
+        h_mean.append(m_r)
+        h_sd.append(s_r)
+    h_q = _to_response(studies.family, mixture_quantiles(w_tau, cm, np.sqrt(cv), LEVELS))
+    l_mean = w_tau @ cm
+    l_sd = np.sqrt(np.maximum(w_tau @ (cv + cm**2) - l_mean**2, 0.0))
+    table = _studies_table(studies, np.array(h_mean), np.array(h_sd), h_q, l_mean, l_sd)
+    return pred, mu_row, table, pd.DataFrame()
+
+
+def from_draws(
+    studies: Studies, draws: Any, xnew: Array, s_new: int, seed: Any
+) -> tuple[Predictive, dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    lin = draws.coef @ xnew
+    tau_new = draws.tau[:, s_new]
+    gen = np.random.default_rng(seed)
+    theta_new = lin + tau_new * gen.standard_normal(lin.size)
+    pred = LinkSample(studies.family, lin, tau_new, theta_new)
+    mu = draws.coef[:, 0]
+    mu_row = summary_row(
+        "mu (link scale)",
+        float(mu.mean()),
+        float(mu.std(ddof=1)),
+        np.quantile(mu, LEVELS).tolist(),
+    )
+    resp = _to_response(studies.family, draws.theta)
+    table = _studies_table(
+        studies,
+        resp.mean(axis=0),
+        resp.std(axis=0, ddof=1),
+        np.quantile(resp, LEVELS, axis=0).T,
+        draws.theta.mean(axis=0),
+        draws.theta.std(axis=0, ddof=1),
+    )
+    return pred, mu_row, table, pd.DataFrame()
+
+
+def tau_summary_draws(tau: Array, strata: tuple[str, ...]) -> pd.DataFrame:
+    rows = []
+    for s in range(tau.shape[1]):
+        name = "tau" if len(strata) == 1 else f"tau[{strata[s]}]"
+        t = tau[:, s]
+        rows.append(
+            summary_row(
+                name, float(t.mean()), float(t.std(ddof=1)), np.quantile(t, LEVELS).tolist()
+            )
+        )
+    return pd.DataFrame(rows)
