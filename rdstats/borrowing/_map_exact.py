@@ -53,6 +53,7 @@ class Nodes:
     theta_mean: Array  # (C, K, H) E[theta_h | b, tau, y_h]
     theta_var: Array  # (C, K, H)
     tau_rules: tuple[tuple[Array, Array], ...]  # per stratum: tau nodes, log rule weights
+    narrow: tuple[NDArray[np.intp], Array, Array, Array] | None = None  # see _narrow_grids
 
 
 def _approx_log_marginal(
@@ -146,7 +147,21 @@ def _tau_nodes(
         step = v[1] - v[0]
         lo = max(v[keep[0]] - step - widen, v_lo)
         hi = v[keep[-1]] + step + widen
-        nodes_v, logw = _panels(lo, hi, width, per_panel)
+        # a bounded prior (uniform) has a jump at its support's ends: end panels there
+        sup_lo, sup_hi = float(prior.ppf(0.0)), float(prior.ppf(1.0))
+        if math.isfinite(sup_hi):
+            hi = min(hi, math.log(sup_hi))
+        if sup_lo > 0:
+            lo = max(lo, math.log(sup_lo))
+        # far below the pooled SD of mu the integrand is ~ tau (x a smooth function of
+        # tau^2): one panel suffices there
+        split = math.log(0.1 / math.sqrt(float(np.sum(1.0 / se**2))))
+        if lo < split - width < hi:
+            v1, w1 = _panels(lo, split, split - lo, per_panel)
+            v2, w2 = _panels(split, hi, width, per_panel)
+            nodes_v, logw = np.concatenate([v1, v2]), np.concatenate([w1, w2])
+        else:
+            nodes_v, logw = _panels(lo, hi, width, per_panel)
         lp_nodes = prior.logpdf(np.exp(nodes_v))
         ok = np.isfinite(lp_nodes)
         taus_s, logw_s = np.exp(nodes_v[ok]), logw[ok] + lp_nodes[ok] + nodes_v[ok]
@@ -181,6 +196,9 @@ def _log_joint(
     total = np.sum(-0.5 * ((coef - b0) / sd0) ** 2 - np.log(sd0) - 0.5 * math.log(2 * math.pi), -1)
     lin = coef @ design.T  # (C, K, H)
     means, vars_ = [], []
+    # all-or-none studies (r = 0, r = n, no events) have one-sided likelihoods whose
+    # integrand is far from Gaussian at large tau: twice the nodes
+    extreme = (studies.y == 0) | ((studies.family == "binomial") & (studies.y == studies.n))
     for h in range(studies.size):
         logm, dm, dv = study_marginal(
             studies.family,
@@ -191,12 +209,68 @@ def _log_joint(
             float(prec[h]),
             lin[..., h],
             tau_study[:, h : h + 1],
-            k_theta,
+            2 * k_theta if extreme[h] and studies.family != "normal" else k_theta,
         )
         total = total + logm
         means.append(lin[..., h] + dm)
         vars_.append(dv)
     return total, np.stack(means, axis=-1), np.stack(vars_, axis=-1)
+
+
+NARROW = 3.0  # tau nodes with tau < NARROW * SD(mu | tau) get a smoothed density grid
+_GRID_STEP = 1.0 / 8  # grid spacing in units of SD(mu | tau)
+_GRID_HALF = 8.0  # grid half-width in the same units
+
+
+def _narrow_grids(
+    studies: Studies,
+    est: Array,
+    prec: Array,
+    x_mat: Array,
+    b0: Array,
+    sd0: Array,
+    taus: Array,
+    w_tau: Array,
+    m: Array,
+    v: Array,
+    k_theta: int,
+) -> tuple[NDArray[np.intp], Array, Array, Array] | None:
+    """Continuous representation of mu | tau for tau nodes narrower than NARROW SD(mu | tau)
+    (no covariates): where tau is small the new study's theta* = mu + tau z inherits the
+    shape of mu's conditional posterior (skewed for binomial and Poisson data), which a few
+    Gauss-Hermite points cannot carry into quantiles. mu's exact conditional density p is
+    evaluated on a uniform grid (step h = SD / 16) and written as normal kernels of SD h
+    with weights ``h (p - (h^2 / 2) p'')`` - the second-order deconvolution, so that the
+    kernel sum reproduces p to O(h^4) and its mean and variance exactly.
+
+    Returns (tau-node indices, grid (Cn, M), kernel weights (Cn, M) summing to each
+    node's posterior weight, h (Cn,)), or None when no node is narrow.
+    """
+    sd = np.sqrt(np.maximum(v, 0.0))
+    idx = np.flatnonzero((taus.max(axis=1) < NARROW * sd) & (w_tau > 1e-14))
+    if idx.size == 0:
+        return None
+    z = np.arange(-_GRID_HALF, _GRID_HALF + _GRID_STEP / 2, _GRID_STEP)
+    h = _GRID_STEP * sd[idx]
+    grid = m[idx, None] + sd[idx, None] * z  # (Cn, M)
+    logj, _, _ = _log_joint(
+        studies,
+        est,
+        prec,
+        x_mat,
+        b0,
+        sd0,
+        grid[..., None],
+        taus[idx][:, studies.stratum],
+        max(8, k_theta // 2),  # tau < 3 SD(mu): each study's integrand is nearly normal
+    )
+    logj -= logj.max(axis=1, keepdims=True)
+    dens = np.exp(logj)
+    second = np.zeros_like(dens)
+    second[:, 1:-1] = dens[:, 2:] - 2 * dens[:, 1:-1] + dens[:, :-2]
+    kern = np.clip(dens - 0.5 * second, 0.0, None)
+    kern *= (w_tau[idx] / kern.sum(axis=1))[:, None]
+    return idx, grid, kern, h
 
 
 @functools.lru_cache(maxsize=16)
@@ -269,7 +343,13 @@ def exact_nodes(
     cm = np.einsum("ck,ckd->cd", weight, coef) / np.maximum(w_tau, 1e-300)[:, None]
     dev = coef - cm[:, None, :]
     cc = np.einsum("ck,ckd,cke->cde", weight, dev, dev) / np.maximum(w_tau, 1e-300)[:, None, None]
+    narrow = None
+    if d == 1:
+        narrow = _narrow_grids(
+            studies, est, prec, x_mat, b0, sd0, taus, w_tau, cm[:, 0], cc[:, 0, 0], k_theta
+        )
     return Nodes(
+        narrow=narrow,
         coef=coef,
         tau=taus,
         weight=weight,

@@ -40,7 +40,9 @@ def tau_summary_exact(nodes: Nodes, strata: tuple[str, ...]) -> pd.DataFrame:
         v = np.log(t_nodes[~lump])
         dens = w[~lump] / np.exp(rule[~lump] - v)  # mass / (d tau weight) * tau = per dv
         start = float(w[lump].sum())
-        f = interpolate.PchipInterpolator(v, dens, extrapolate=False).antiderivative()
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            # (flat stretches of ~1e-300 densities overflow harmless slope ratios)
+            f = interpolate.PchipInterpolator(v, dens, extrapolate=False).antiderivative()
         total = float(f(v[-1]))
         scale = (1.0 - start) / total if total > 0 else 0.0
 
@@ -86,16 +88,26 @@ def from_nodes(
     lin = nodes.coef @ xnew  # (C, K)
     cond_m = nodes.cond_mean @ xnew
     cond_s = np.sqrt(np.maximum(np.einsum("d,cde,e->c", xnew, nodes.cond_cov, xnew), 0.0))
-    # tau nodes at least as wide as the conditional spread of the linear predictor keep
-    # their coefficient nodes; narrower ones are one moment-matched normal (the mixture of
-    # near point masses would be a step function)
-    wide = tau_new >= cond_s
-    comp_w = np.concatenate([w[wide].ravel(), w_tau[~wide]])
-    comp_m = np.concatenate([lin[wide].ravel(), cond_m[~wide]])
-    comp_s = np.concatenate(
-        [np.repeat(tau_new[wide], w.shape[1]), np.sqrt(cond_s[~wide] ** 2 + tau_new[~wide] ** 2)]
-    )
-    keep = comp_w > 1e-16
+    # tau nodes much wider than the conditional spread of the linear predictor keep their
+    # Gauss-Hermite coefficient nodes (N(lin, tau^2) components are smooth in mu); narrower
+    # ones use the smoothed density grid of mu | tau (no covariates) or, with covariates,
+    # one moment-matched normal - a mixture of near point masses would be a step function
+    if nodes.narrow is not None:
+        idx, grid, kern, hh = nodes.narrow
+        wide = np.ones(w_tau.size, dtype=bool)
+        wide[idx] = False
+        grid_w = kern.ravel()
+        grid_m = grid.ravel()
+        grid_s = np.sqrt(hh[:, None] ** 2 + tau_new[idx, None] ** 2 + 0 * grid).ravel()
+    else:
+        wide = tau_new >= cond_s
+        grid_w = w_tau[~wide]
+        grid_m = cond_m[~wide]
+        grid_s = np.sqrt(cond_s[~wide] ** 2 + tau_new[~wide] ** 2)
+    comp_w = np.concatenate([w[wide].ravel(), grid_w])
+    comp_m = np.concatenate([lin[wide].ravel(), grid_m])
+    comp_s = np.concatenate([np.repeat(tau_new[wide], w.shape[1]), grid_s])
+    keep = comp_w > 1e-13 * comp_w.max()  # (drops kernels at the far grid ends)
     comp_w = comp_w[keep] / comp_w[keep].sum()
     pred = LinkMixture(studies.family, NormalMixture(comp_w, comp_m[keep], comp_s[keep]))
     # population mean (intercept) on the link scale

@@ -15,6 +15,7 @@ from rdstats.borrowing._kernels import gh_rule
 from rdstats.priors import NormalMixture
 
 Array = NDArray[np.float64]
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 __all__ = ["LinkMixture", "LinkSample", "Predictive"]
 
@@ -103,7 +104,8 @@ class LinkMixture(Predictive):
 
     def link_pdf(self, theta: Array) -> Array:
         t = np.asarray(theta, dtype=float)
-        return np.asarray(stats.norm.pdf(t[..., None], self._m, self._s) @ self._w)
+        z = (t[..., None] - self._m) / self._s
+        return np.asarray(np.exp(-0.5 * z * z) @ (self._w / (self._s * _SQRT_2PI)))
 
     def link_ppf(self, q: Array) -> Array:
         return np.asarray(self.mixture.ppf(q), dtype=float)
@@ -140,7 +142,7 @@ class LinkMixture(Predictive):
 
     def points(self) -> tuple[Array, Array | None]:
         lo, hi = self.link_ppf(np.array([1e-7, 1 - 1e-7]))
-        theta = np.linspace(lo, hi, 401)
+        theta = np.linspace(lo, hi, 301)
         w = self.link_pdf(theta)
         w = w / w.sum()
         return _to_response(self.family, theta), w
