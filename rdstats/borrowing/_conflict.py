@@ -112,6 +112,11 @@ def prior_data_conflict(
         p_lower = float(pred_n.cdf(mean))
         p_upper = 1.0 - p_lower
     elif isinstance(prior, GammaMixture):
+        if prior.likelihood != "poisson":
+            raise ValueError(
+                f"prior_data_conflict handles gamma priors for Poisson counts; this prior has "
+                f"likelihood={prior.likelihood!r} (exponential times), which is not supported"
+            )
         if events is None or exposure is None:
             raise ValueError("a gamma prior needs the new data as events= and exposure=")
         post = _posterior(prior, {"total": events, "n": exposure})
@@ -146,5 +151,10 @@ def robust_weight(prior: Mixture, component: int = -1, **data: Any) -> float:
     >>> round(robust_weight(prior, r=4, n=20), 3) < 0.2
     True
     """
+    k = prior.n_components
+    if isinstance(component, bool) or not isinstance(component, (int, np.integer)):
+        raise TypeError(f"component must be an integer index, got {component!r}")
+    if not -k <= component < k:
+        raise ValueError(f"component={component} is out of range for a {k}-component prior")
     post = _posterior(prior, data)
     return float(np.asarray(post.weights)[component])

@@ -92,6 +92,15 @@ def _design(
     missing = [c for c in cols if c not in new]
     if missing:
         raise ValueError(f"new_covariates lacks {missing}")
+    extra = [k for k in new if k not in cols]
+    if extra:
+        raise ValueError(f"new_covariates has {extra}, which are not among covariates {cols}")
+    for c in cols:
+        v = new[c]
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise ValueError(f"new_covariates[{c!r}] must be a number, got {v!r}")
+        if not math.isfinite(float(v)):
+            raise ValueError(f"new_covariates[{c!r}] must be finite, got {v!r}")
     if np.linalg.matrix_rank(x) < x.shape[1]:
         raise ValueError(f"covariates {cols} are collinear with the intercept or each other")
     return x, tuple(cols), (1.0, *(float(new[c]) for c in cols))
@@ -268,6 +277,16 @@ def map_prior(
         unknown = set(quad) - {"panel", "per_panel", "n_mu", "k_theta"}
         if unknown:
             raise ValueError(f"unknown quadrature settings {sorted(unknown)}")
+        for key, value in quad.items():
+            if key == "panel":
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+                want = "a positive width in log tau"
+            else:
+                ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+                ok = ok and 1 <= value <= 200
+                want = "an integer number of nodes from 1 to 200"
+            if not ok:
+                raise ValueError(f"quadrature[{key!r}] must be {want}, got {value!r}")
         nodes = exact_nodes(
             studies,
             list(priors),

@@ -156,7 +156,7 @@ def _tau_nodes(
         # far below the pooled SD of mu the integrand is ~ tau (x a smooth function of
         # tau^2): one panel suffices there
         split = math.log(0.1 / math.sqrt(float(np.sum(1.0 / se**2))))
-        if lo < split - width < hi:
+        if lo < split - width and split + width < hi:
             v1, w1 = _panels(lo, split, split - lo, per_panel)
             v2, w2 = _panels(split, hi, width, per_panel)
             nodes_v, logw = np.concatenate([v1, v2]), np.concatenate([w1, w2])
@@ -344,7 +344,7 @@ def exact_nodes(
     dev = coef - cm[:, None, :]
     cc = np.einsum("ck,ckd,cke->cde", weight, dev, dev) / np.maximum(w_tau, 1e-300)[:, None, None]
     narrow = None
-    if d == 1:
+    if d == 1 and studies.family != "normal":  # (normal: mu | tau is exactly normal)
         narrow = _narrow_grids(
             studies, est, prec, x_mat, b0, sd0, taus, w_tau, cm[:, 0], cc[:, 0, 0], k_theta
         )

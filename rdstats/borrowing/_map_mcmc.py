@@ -93,9 +93,12 @@ def mcmc_draws(
             )
     _ = model
     names = ["coef", "z"] + [f"tau_{s}" for s, p in enumerate(tau_priors) if not p.fixed]
-    rhat = az.rhat(idata, var_names=names)
     ess = az.ess(idata, var_names=names, method="bulk")
-    max_rhat = float(max(float(np.nanmax(rhat[v].values)) for v in names))
+    if chains >= 2:
+        rhat = az.rhat(idata, var_names=names)
+        max_rhat = float(max(float(np.nanmax(rhat[v].values)) for v in names))
+    else:  # R-hat needs at least two chains: not checked (said in the diagnostics)
+        max_rhat = float("nan")
     min_ess = float(min(float(np.nanmin(ess[v].values)) for v in names))
     divergences = int(idata.sample_stats["diverging"].values.sum())
     diagnostics = {
@@ -106,12 +109,19 @@ def mcmc_draws(
         "tune": tune,
         "chains": chains,
         "target_accept": target_accept,
+        "rhat_checked": chains >= 2,
     }
     too_many = divergences > DIVERGENCE_SHARE * draws * chains
-    if not (max_rhat <= RHAT_MAX) or not (min_ess >= ESS_MIN) or too_many:
+    rhat_bad = chains >= 2 and not (max_rhat <= RHAT_MAX)
+    if rhat_bad or not (min_ess >= ESS_MIN) or too_many:
         warnings.warn(
-            f"MCMC may not have converged: max R-hat {max_rhat:.3f} (want <= {RHAT_MAX}), "
-            f"min bulk ESS {min_ess:.0f} (want >= {ESS_MIN:.0f}), {divergences} divergent "
+            "MCMC may not have converged: "
+            + (
+                f"max R-hat {max_rhat:.3f} (want <= {RHAT_MAX}), "
+                if chains >= 2
+                else "R-hat not computed (one chain), "
+            )
+            + f"min bulk ESS {min_ess:.0f} (want >= {ESS_MIN:.0f}), {divergences} divergent "
             "transitions; increase draws/tune or target_accept, or use method='exact'",
             ConvergenceWarning,
             stacklevel=3,

@@ -82,7 +82,7 @@ class MAPResult:
     @property
     def predictive(self) -> pd.Series:
         """Summary of the MAP prior (the new study's parameter): mean, sd, 2.5%, 50%, 97.5%."""
-        mean, sd = self._pred.moments()
+        mean, sd = self._moments()
         q = self._pred.ppf(np.array(LEVELS))
         return pd.Series(summary_row("MAP", mean, sd, q)).drop("parameter").astype(float)
 
@@ -103,7 +103,7 @@ class MAPResult:
 
     def summary(self) -> pd.DataFrame:
         """Tidy table: the MAP prior, the population mean (link scale) and tau."""
-        mean, sd = self._pred.moments()
+        mean, sd = self._moments()
         rows = [summary_row("MAP", mean, sd, self._pred.ppf(np.array(LEVELS)))]
         rows.append(self._mu_summary)
         rows += [{str(k): v for k, v in r.items()} for r in self._tau_summary.to_dict("records")]
@@ -111,10 +111,38 @@ class MAPResult:
 
     # -- the MAP prior as a distribution --------------------------------------------------
     def mean(self) -> float:
-        return self._pred.moments()[0]
+        """Mean of the MAP prior (``inf`` when it does not exist, see :meth:`_moments`)."""
+        return self._moments()[0]
 
     def sd(self) -> float:
-        return self._pred.moments()[1]
+        """SD of the MAP prior (``inf`` when it does not exist)."""
+        return self._moments()[1]
+
+    def _moments(self) -> tuple[float, float]:
+        """Mean and SD on the response scale. For the Poisson family (rate exp(theta*))
+        the k-th moment is ``E[exp(k mu + k^2 tau^2 / 2)]``, which exists only if tau's
+        posterior tail is lighter than ``exp(-k^2 tau^2 / 2)``: with an unbounded tau prior
+        whose tail is not Gaussian it never does, and with HalfNormal(s) (posterior tail
+        ``exp(-tau^2 / (2 s^2)) tau^-(H - 1)``) only if ``k s < 1``, or ``k s = 1`` and
+        ``H > 2``. Moments that do not exist are reported as ``inf``, not as the finite
+        value a truncated quadrature would give."""
+        mean, sd = self._pred.moments()
+        if self.family != "poisson" or self.method != "exact":
+            return mean, sd
+        from rdstats.borrowing._hyperpriors import Fixed, HalfNormal, Uniform
+
+        prior = self.tau_priors[self.predict_stratum]
+        h = int(np.sum(self.studies.stratum == self.predict_stratum))
+
+        def finite(k: int) -> bool:
+            if isinstance(prior, (Fixed, Uniform)):
+                return True
+            if isinstance(prior, HalfNormal):
+                ks = k * prior.scale
+                return ks < 1 or (ks == 1 and h > 2)
+            return False
+
+        return (mean if finite(1) else math.inf), (sd if finite(2) else math.inf)
 
     def cdf(self, x: ArrayLike) -> NDArray[np.float64]:
         """P(new study's parameter <= x)."""

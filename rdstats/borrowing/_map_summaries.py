@@ -92,21 +92,26 @@ def from_nodes(
     # Gauss-Hermite coefficient nodes (N(lin, tau^2) components are smooth in mu); narrower
     # ones use the smoothed density grid of mu | tau (no covariates) or, with covariates,
     # one moment-matched normal - a mixture of near point masses would be a step function
+    live = w_tau > 1e-14 * w_tau.max()
+    on_grid = np.zeros(w_tau.size, dtype=bool)
+    grid_w, grid_m, grid_s = np.empty(0), np.empty(0), np.empty(0)
     if nodes.narrow is not None:
         idx, grid, kern, hh = nodes.narrow
-        wide = np.ones(w_tau.size, dtype=bool)
-        wide[idx] = False
+        on_grid[idx] = True
         grid_w = kern.ravel()
         grid_m = grid.ravel()
         grid_s = np.sqrt(hh[:, None] ** 2 + tau_new[idx, None] ** 2 + 0 * grid).ravel()
-    else:
-        wide = tau_new >= cond_s
-        grid_w = w_tau[~wide]
-        grid_m = cond_m[~wide]
-        grid_s = np.sqrt(cond_s[~wide] ** 2 + tau_new[~wide] ** 2)
-    comp_w = np.concatenate([w[wide].ravel(), grid_w])
-    comp_m = np.concatenate([lin[wide].ravel(), grid_m])
-    comp_s = np.concatenate([np.repeat(tau_new[wide], w.shape[1]), grid_s])
+    collapse = live & ~on_grid & (tau_new < cond_s)
+    wide = live & ~on_grid & ~collapse
+    comp_w = np.concatenate([w[wide].ravel(), grid_w, w_tau[collapse]])
+    comp_m = np.concatenate([lin[wide].ravel(), grid_m, cond_m[collapse]])
+    comp_s = np.concatenate(
+        [
+            np.repeat(tau_new[wide], w.shape[1]),
+            grid_s,
+            np.sqrt(cond_s[collapse] ** 2 + tau_new[collapse] ** 2),
+        ]
+    )
     keep = comp_w > 1e-13 * comp_w.max()  # (drops kernels at the far grid ends)
     comp_w = comp_w[keep] / comp_w[keep].sum()
     pred = LinkMixture(studies.family, NormalMixture(comp_w, comp_m[keep], comp_s[keep]))
@@ -114,7 +119,18 @@ def from_nodes(
     mu = nodes.coef[..., 0]
     mu_mean = float(np.sum(w * mu))
     mu_sd = float(math.sqrt(max(np.sum(w * mu**2) - mu_mean**2, 0.0)))
-    mu_q = mixture_quantiles(w_tau, nodes.cond_mean[:, 0], np.sqrt(nodes.cond_cov[:, 0, 0]), LEVELS)
+    # mu's quantiles: the density grids where tau is narrow, one moment-matched normal per
+    # tau node elsewhere (there mu | tau is close to normal)
+    mu_w, mu_m, mu_s = w_tau, nodes.cond_mean[:, 0], np.sqrt(nodes.cond_cov[:, 0, 0])
+    if nodes.narrow is not None:
+        idx, grid, kern, hh = nodes.narrow
+        rest = np.ones(w_tau.size, dtype=bool)
+        rest[idx] = False
+        mu_w = np.concatenate([w_tau[rest], kern.ravel()])
+        mu_m = np.concatenate([mu_m[rest], grid.ravel()])
+        mu_s = np.concatenate([mu_s[rest], (hh[:, None] + 0 * grid).ravel()])
+    big = mu_w > 1e-13 * mu_w.max()
+    mu_q = mixture_quantiles(mu_w[big], mu_m[big], mu_s[big], LEVELS)
     mu_row = summary_row("mu (link scale)", mu_mean, mu_sd, mu_q)
     # study estimates: per tau node, a moment-matched normal of theta_h
     tm, tv = nodes.theta_mean, nodes.theta_var  # (C, K, H)

@@ -79,7 +79,14 @@ class Predictive:
 
     # -- shared ---------------------------------------------------------------------------
     def cdf(self, x: ArrayLike) -> Array:
-        return self.link_cdf(_to_link(self.family, x))
+        xa = np.asarray(x, dtype=float)
+        if self.family == "normal":
+            return self.link_cdf(xa)
+        hi = np.inf if self.family == "poisson" else 1.0
+        inside = (xa > 0) & (xa < hi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            val = self.link_cdf(_to_link(self.family, np.where(inside, xa, 0.5)))
+        return np.where(inside, val, np.where(xa <= 0, 0.0, 1.0))
 
     def ppf(self, q: ArrayLike) -> Array:
         return _to_response(self.family, self.link_ppf(np.asarray(q, dtype=float)))
