@@ -241,29 +241,24 @@ def test_robust_weight_bad_input() -> None:
         robust_weight(ROBUST_BETA, r=30, n=20)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="robust_weight does not check `component`: component=5 for a 3-component "
-    "prior raises numpy's bare IndexError 'index 5 is out of bounds for axis 0 with size "
-    "3', which names neither the argument nor the number of components",
-)
 def test_robust_weight_names_a_bad_component() -> None:
-    with pytest.raises((ValueError, IndexError), match="component"):
+    """(Raised numpy's bare IndexError before 2808367.) Negative indices count from the end."""
+    with pytest.raises(ValueError, match=r"component=5 is out of range for a 3-component"):
         robust_weight(ROBUST_BETA, component=5, r=3, n=20)
+    with pytest.raises(ValueError, match=r"component=-4"):
+        robust_weight(ROBUST_BETA, component=-4, r=3, n=20)
+    with pytest.raises(TypeError, match=r"component must be an integer .* 2.5"):
+        robust_weight(ROBUST_BETA, component=2.5, r=3, n=20)  # type: ignore[arg-type]
+    assert robust_weight(ROBUST_BETA, component=-3, r=3, n=20) == robust_weight(
+        ROBUST_BETA, component=0, r=3, n=20
+    )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="prior_data_conflict accepts a GammaMixture with likelihood='exp' and treats it "
-    "as a Poisson prior: events=20, exposure=100 are passed on as total time 20 and 100 "
-    "events (posterior) and the predictive is the total time of 100 events, so it returns "
-    "p_value=8.1e-11 and robust posterior weight 1.0 for data at the prior mean rate 0.2 "
-    "(the same prior with likelihood='poisson' gives p_value=0.95, robust weight 0.067); it "
-    "should raise (or implement the exponential model)",
-)
 def test_exponential_gamma_prior_is_not_taken_for_a_poisson_prior() -> None:
+    """A GammaMixture with likelihood='exp' was treated as a Poisson prior before 2808367
+    (events=20, exposure=100 at the prior mean rate gave p = 8.1e-11 and robust weight 1)."""
     prior = GammaMixture([0.8, 0.2], [20.0, 1.0], [100.0, 5.0], likelihood="exp")
-    with pytest.raises((ValueError, TypeError), match="exp"):
+    with pytest.raises(ValueError, match="likelihood='exp'"):
         prior_data_conflict(prior, events=20, exposure=100.0)
 
 

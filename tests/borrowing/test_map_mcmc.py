@@ -167,14 +167,9 @@ def test_same_seed_same_draws() -> None:
     pd.testing.assert_series_equal(a.predictive, b.predictive)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="map_prior(method='mcmc', chains=1): R-hat is undefined for one chain, "
-    "_map_mcmc takes np.nanmax over an all-NaN array (numpy RuntimeWarning 'All-NaN slice "
-    "encountered', an error under the project's pytest warning filter) and reports "
-    "'max R-hat nan' in the ConvergenceWarning; one chain should skip R-hat (or say so)",
-)
 def test_single_chain_runs_without_runtime_warning() -> None:
+    """R-hat is undefined for one chain (it was an all-NaN nanmax with numpy's RuntimeWarning
+    and 'max R-hat nan' before 2808367)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
