@@ -218,8 +218,8 @@ def _log_joint(
 
 
 NARROW = 3.0  # tau nodes with tau < NARROW * SD(mu | tau) get a smoothed density grid
-_GRID_STEP = 1.0 / 8  # grid spacing in units of SD(mu | tau)
-_GRID_HALF = 8.0  # grid half-width in the same units
+_GRID_STEP = 1.0 / 7  # grid spacing in units of SD(mu | tau)
+_GRID_HALF = 7.5  # grid half-width in the same units
 
 
 def _narrow_grids(

@@ -41,7 +41,7 @@ def mixture_quantiles(w: Array, m: Array, s: Array, levels: Sequence[float]) -> 
     hi = np.broadcast_to((m2 + 10 * s2).max(axis=0)[:, None] + 1e-9, (m2.shape[1], q.size)).copy()
     pos = s2 > 0
     safe = np.where(pos, s2, 1.0)
-    for _ in range(64):
+    for _ in range(52):  # bracket / 2^52: below double precision of the quantile
         mid = (lo + hi) / 2
         z = (mid[None, :, :] - m2[:, :, None]) / safe[:, :, None]
         z = np.where(pos[:, :, None], z, np.where(mid[None] >= m2[:, :, None], np.inf, -np.inf))

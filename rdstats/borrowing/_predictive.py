@@ -150,7 +150,10 @@ class LinkMixture(Predictive):
     def points(self) -> tuple[Array, Array | None]:
         lo, hi = self.link_ppf(np.array([1e-7, 1 - 1e-7]))
         theta = np.linspace(lo, hi, 301)
-        w = self.link_pdf(theta)
+        # components below 1e-9 of the largest weight cannot move an EM fit
+        big = self._w > 1e-9 * self._w.max()
+        z = (theta[:, None] - self._m[big]) / self._s[big]
+        w = np.exp(-0.5 * z * z) @ (self._w[big] / self._s[big])
         w = w / w.sum()
         return _to_response(self.family, theta), w
 
