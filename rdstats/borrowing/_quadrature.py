@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from rdstats._validation import as_float_array, check_probability, readonly
 from rdstats._warnings import ConvergenceWarning
+from rdstats.borrowing._dist_summary import SummaryMixin
 
 __all__ = ["QuadratureDistribution", "adaptive_rule"]
 
@@ -205,7 +205,7 @@ def _inverse(kind: str, c: float, s: float, x: Array) -> Array:
     return np.asarray(x, dtype=float)
 
 
-class QuadratureDistribution:
+class QuadratureDistribution(SummaryMixin):
     """Distribution of a scalar parameter represented by an adaptive quadrature rule.
 
     The continuous part is known through its density at the nodes of a composite
@@ -405,26 +405,6 @@ class QuadratureDistribution:
     def median(self) -> float:
         """Median."""
         return float(self.ppf(0.5))
-
-    def interval(self, level: float = 0.95) -> tuple[float, float]:
-        """Equal-tailed interval with coverage ``level``."""
-        lvl = float(check_probability(level, "level", open_interval=True))
-        lo, hi = np.asarray(self.ppf([(1 - lvl) / 2, (1 + lvl) / 2]))
-        return float(lo), float(hi)
-
-    def summary(self) -> pd.DataFrame:
-        """Mean, sd and the 2.5 %, 50 % and 97.5 % quantiles as a one-row table."""
-        q = np.asarray(self.ppf([0.025, 0.5, 0.975]))
-        return pd.DataFrame(
-            {
-                "mean": [self.mean()],
-                "sd": [self.sd()],
-                "2.5%": [q[0]],
-                "50%": [q[1]],
-                "97.5%": [q[2]],
-            },
-            index=[self.name],
-        )
 
     def to_dict(self) -> dict[str, Any]:
         """Nodes, probabilities and atoms (JSON-safe)."""

@@ -6,10 +6,10 @@ import math
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from rdstats._validation import as_float_array, check_probability
+from rdstats.borrowing._dist_summary import SummaryMixin
 
 __all__ = ["SampleDistribution"]
 
@@ -17,7 +17,7 @@ Array = NDArray[np.float64]
 
 
 # -- distributions from draws --------------------------------------------------------------
-class SampleDistribution:
+class SampleDistribution(SummaryMixin):
     """Distribution represented by (MCMC) draws: moments, empirical quantiles and tails.
 
     Examples
@@ -61,26 +61,6 @@ class SampleDistribution:
         """Empirical quantiles."""
         out = np.quantile(self.draws, check_probability(q, "q"))
         return float(out) if np.ndim(out) == 0 else np.asarray(out)
-
-    def interval(self, level: float = 0.95) -> tuple[float, float]:
-        """Equal-tailed interval."""
-        lvl = float(check_probability(level, "level", open_interval=True))
-        lo, hi = np.asarray(self.ppf([(1 - lvl) / 2, (1 + lvl) / 2]))
-        return float(lo), float(hi)
-
-    def summary(self) -> pd.DataFrame:
-        """Mean, sd and quantiles."""
-        q = np.asarray(self.ppf([0.025, 0.5, 0.975]))
-        return pd.DataFrame(
-            {
-                "mean": [self.mean()],
-                "sd": [self.sd()],
-                "2.5%": [q[0]],
-                "50%": [q[1]],
-                "97.5%": [q[2]],
-            },
-            index=[self.name],
-        )
 
     def to_dict(self) -> dict[str, Any]:
         """Summary (JSON-safe); the draws stay in ``idata``."""
