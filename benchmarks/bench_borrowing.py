@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy
+from _machine import load_average, wait_quiet
 
 import rdstats
 from rdstats.borrowing import Fixed, HalfNormal, map_prior
@@ -108,40 +109,6 @@ TASKS: dict[str, tuple[str, Callable[[], Any]]] = {
 
 
 # -- measurement helpers ----------------------------------------------------------------------
-def _machine_cpu_s() -> float | None:
-    """Busy CPU-seconds of the whole machine since boot (Linux; None elsewhere)."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    except OSError:
-        return None
-    v = [int(x) for x in fields]
-    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy(window: float = 0.5) -> float | None:
-    """Fraction of all CPUs busy during ``window`` seconds (None where unknown)."""
-    a = _machine_cpu_s()
-    time.sleep(window)
-    b = _machine_cpu_s()
-    if a is None or b is None:
-        return None
-    return (b - a) / window / (os.cpu_count() or 1)
-
-
-def wait_quiet(max_wait: float, threshold: float = 0.15) -> float | None:
-    """Wait (at most ``max_wait`` s) until other processes leave the CPUs idle."""
-    busy = machine_busy()
-    deadline = time.perf_counter() + max_wait
-    while busy is not None and busy > threshold and time.perf_counter() < deadline:
-        busy = machine_busy()
-    return None if busy is None else round(busy, 3)
-
-
-def load_average() -> list[float]:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:  # pragma: no cover - not available on every platform
-        return []
 
 
 def measure(fn: Callable[[], Any], repeats: int, max_wait: float) -> tuple[dict[str, Any], Any]:

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy
+from _machine import load_average, machine_cpu_s, wait_quiet
 
 import rdstats
 from rdstats.designs import DecisionRule, OneArmDesign, TwoArmDesign
@@ -115,16 +116,6 @@ def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
     return time.perf_counter() - start, time.process_time() - cpu, out
 
 
-def _machine_cpu_s() -> float | None:
-    """Busy CPU-seconds of the whole machine since boot (Linux; None elsewhere)."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    except OSError:
-        return None
-    v = [int(x) for x in fields]
-    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / os.sysconf("SC_CLK_TCK")
-
-
 def _own_cpu_s() -> tuple[float, dict[int, float]]:
     """CPU-seconds of this process plus its reaped children, and of each live descendant
     (Dask workers, pool workers)."""
@@ -148,35 +139,15 @@ def measured(fn: Callable[[], Any]) -> tuple[dict[str, float | None], Any]:
     """Run ``fn`` and measure its wall time, the CPU time of the calling process, of all
     processes of this benchmark (workers included), and the load that other processes put
     on the machine meanwhile (in cores)."""
-    m0, (own0, live0), cpu0 = _machine_cpu_s(), _own_cpu_s(), time.process_time()
+    m0, (own0, live0), cpu0 = machine_cpu_s(), _own_cpu_s(), time.process_time()
     start = time.perf_counter()
     out = fn()
     wall = time.perf_counter() - start
     caller = time.process_time() - cpu0
-    m1, (own1, live1) = _machine_cpu_s(), _own_cpu_s()
+    m1, (own1, live1) = machine_cpu_s(), _own_cpu_s()
     ours = own1 - own0 + sum(v - live0.get(pid, 0.0) for pid, v in live1.items())
     others = None if m0 is None or m1 is None else max(0.0, (m1 - m0 - ours) / wall)
     return {"wall_s": wall, "caller_cpu_s": caller, "all_cpu_s": ours, "other_cores": others}, out
-
-
-def machine_busy(window: float = 0.5) -> float | None:
-    """Fraction of all CPUs busy during ``window`` seconds (None where unknown)."""
-    a = _machine_cpu_s()
-    time.sleep(window)
-    b = _machine_cpu_s()
-    if a is None or b is None:
-        return None
-    return (b - a) / window / (os.cpu_count() or 1)
-
-
-def wait_quiet(max_wait: float, threshold: float = 0.15) -> float | None:
-    """Wait (at most ``max_wait`` s) until other processes leave the CPUs idle; other
-    sessions share this machine. Returns the last busy fraction measured."""
-    busy = machine_busy()
-    deadline = time.perf_counter() + max_wait
-    while busy is not None and busy > threshold and time.perf_counter() < deadline:
-        busy = machine_busy()
-    return None if busy is None else round(busy, 3)
 
 
 def per_min(trials: int, seconds: float) -> float:
@@ -235,13 +206,6 @@ def _version(package: str) -> str:
         return version(package)
     except PackageNotFoundError:
         return "not installed"
-
-
-def load_average() -> list[float]:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:  # pragma: no cover - not available on every platform
-        return []
 
 
 # -- 1. serial throughput -----------------------------------------------------------------
