@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import special
 
 from rdstats.borrowing._hyperpriors import Normal, TauPrior
 from rdstats.borrowing._predictive import Predictive
@@ -20,7 +18,7 @@ from rdstats.simulate._streams import root_seed
 
 Array = NDArray[np.float64]
 
-__all__ = ["LEVELS", "MAPResult", "mixture_quantiles", "summary_row"]
+__all__ = ["LEVELS", "MAPResult", "summary_row"]
 
 LEVELS = (0.025, 0.5, 0.975)
 
@@ -28,29 +26,6 @@ LEVELS = (0.025, 0.5, 0.975)
 def summary_row(name: str, mean: float, sd: float, q: Any) -> dict[str, Any]:
     q = [float(v) for v in q]
     return {"parameter": name, "mean": mean, "sd": sd, "2.5%": q[0], "50%": q[1], "97.5%": q[2]}
-
-
-def mixture_quantiles(w: Array, m: Array, s: Array, levels: Sequence[float]) -> Array:
-    """Quantiles of normal mixtures ``sum_c w_c N(m_c, s_c^2)`` (``s_c`` may be 0: point
-    masses), by vectorised bisection. ``m`` and ``s`` are (C,) or (C, H); returns
-    (len(levels),) or (H, len(levels))."""
-    m2 = m.reshape(m.shape[0], -1)
-    s2 = np.broadcast_to(s.reshape(s.shape[0], -1), m2.shape)
-    q = np.asarray(levels, dtype=float)
-    lo = np.broadcast_to((m2 - 10 * s2).min(axis=0)[:, None] - 1e-9, (m2.shape[1], q.size)).copy()
-    hi = np.broadcast_to((m2 + 10 * s2).max(axis=0)[:, None] + 1e-9, (m2.shape[1], q.size)).copy()
-    pos = s2 > 0
-    safe = np.where(pos, s2, 1.0)
-    for _ in range(52):  # bracket / 2^52: below double precision of the quantile
-        mid = (lo + hi) / 2
-        z = (mid[None, :, :] - m2[:, :, None]) / safe[:, :, None]
-        z = np.where(pos[:, :, None], z, np.where(mid[None] >= m2[:, :, None], np.inf, -np.inf))
-        cdf = np.einsum("c,chq->hq", w, special.ndtr(z))
-        below = cdf < q
-        lo = np.where(below, mid, lo)
-        hi = np.where(below, hi, mid)
-    out = (lo + hi) / 2
-    return out[0] if m.ndim == 1 else out
 
 
 @dataclass(frozen=True, eq=False)

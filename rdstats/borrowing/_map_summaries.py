@@ -13,8 +13,14 @@ from numpy.typing import NDArray
 from scipy import interpolate, optimize
 
 from rdstats.borrowing._map_exact import Nodes
-from rdstats.borrowing._map_result import LEVELS, mixture_quantiles, summary_row
-from rdstats.borrowing._predictive import LinkMixture, LinkSample, Predictive, _to_response
+from rdstats.borrowing._map_result import LEVELS, summary_row
+from rdstats.borrowing._predictive import (
+    LinkMixture,
+    LinkSample,
+    Predictive,
+    _to_response,
+    mixture_quantiles,
+)
 from rdstats.borrowing._studies import Studies
 from rdstats.priors import NormalMixture
 

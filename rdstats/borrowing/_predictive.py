@@ -5,6 +5,7 @@ response scale (probability, rate or mean)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ from rdstats.priors import NormalMixture
 Array = NDArray[np.float64]
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
-__all__ = ["LinkMixture", "LinkSample", "Predictive"]
+__all__ = ["LinkMixture", "LinkSample", "Predictive", "mixture_quantiles"]
 
 
 def _to_link(family: str, x: Any) -> Array:
@@ -37,6 +38,93 @@ def _to_response(family: str, theta: Any) -> Array:
     if family == "poisson":
         return np.exp(theta)
     return theta
+
+
+def mixture_quantiles(w: Array, m: Array, s: Array, levels: Sequence[float] | Array) -> Array:
+    """Quantiles of normal mixtures ``sum_c w_c N(m_c, s_c^2)`` (``s_c`` may be 0: point
+    masses). ``m`` and ``s`` are (C,) or (C, H); returns (len(levels),) or
+    (H, len(levels)).
+
+    Vectorised safeguarded Newton: ten bisection steps narrow the bracket to 1/1024 of the
+    components' range, then Newton steps (the mixture density is the derivative) that fall
+    back to bisection when they leave the bracket, until the step is below double
+    precision of the quantile (at most 60 evaluations; a quantile on a point mass converges
+    by bisection).
+    """
+    m2 = m.reshape(m.shape[0], -1)
+    s2 = np.broadcast_to(s.reshape(s.shape[0], -1), m2.shape)
+    q = np.asarray(levels, dtype=float)
+    shape = (m2.shape[1], q.size)
+    lo = np.broadcast_to((m2 - 10 * s2).min(axis=0)[:, None] - 1e-9, shape).copy()
+    hi = np.broadcast_to((m2 + 10 * s2).max(axis=0)[:, None] + 1e-9, shape).copy()
+    pos = s2 > 0
+    safe = np.where(pos, s2, 1.0)
+    wpdf = w[:, None] / (safe * _SQRT_2PI)
+
+    def cdf_pdf(x: Array, density: bool) -> tuple[Array, Array | None]:
+        z = (x[None, :, :] - m2[:, :, None]) / safe[:, :, None]
+        z = np.where(pos[:, :, None], z, np.where(x[None] >= m2[:, :, None], np.inf, -np.inf))
+        cdf = np.einsum("c,chq->hq", w, special.ndtr(z))
+        if not density:
+            return cdf, None
+        dens = np.einsum("ch,chq->hq", np.where(pos, wpdf, 0.0), np.exp(-0.5 * z * z))
+        return cdf, dens
+
+    x = (lo + hi) / 2
+    dx_old = dx = hi - lo
+    done = np.zeros(x.shape, dtype=bool)
+    eps = np.finfo(float).eps
+    for it in range(80):  # (a quantile on a point mass converges by bisection)
+        newton = it >= 10
+        cdf, dens = cdf_pdf(x, newton)
+        below = cdf < q
+        lo = np.where(below, x, lo)
+        hi = np.where(below, hi, x)
+        mid = (lo + hi) / 2
+        if not newton:
+            x = mid
+            dx_old = dx = hi - lo
+            continue
+        assert dens is not None
+        tol = 4 * eps * np.maximum(1.0, np.abs(x))
+        # F(x) = q to the precision of F, or the bracket at double precision of x
+        done |= (np.abs(cdf - q) <= 8 * eps) | (hi - lo <= tol)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = (q - cdf) / dens
+        # Newton inside the bracket and at least halving the step before last, else bisect
+        ok = (
+            np.isfinite(step) & (x + step >= lo) & (x + step <= hi) & (np.abs(step) <= 0.5 * dx_old)
+        )
+        x_new = np.where(done, x, np.where(ok, x + step, mid))
+        done |= ok & (np.abs(step) <= tol)  # a Newton step below double precision of x
+        dx_old, dx = dx, np.abs(x_new - x)
+        x = x_new
+        if done.all():
+            break
+    return x[0] if m.ndim == 1 else x
+
+
+def _banded_density(theta: Array, w: Array, m: Array, s: Array) -> Array:
+    """``sum_c w_c N(theta; m_c, s_c^2)`` on a uniform grid ``theta``, each component
+    evaluated only within 9 SD of its mean (beyond, its density is below e^-40 of its
+    peak): components are grouped by the window they need (powers of two grid points)."""
+    n = theta.size
+    step = theta[1] - theta[0]
+    need = np.ceil(18.0 * s / step).astype(np.int64) + 2
+    out = np.zeros(n)
+    dense = need >= n // 2
+    if dense.any():
+        z = (theta[:, None] - m[dense]) / s[dense]
+        out += np.exp(-0.5 * z * z) @ (w[dense] / s[dense])
+    width = np.maximum(1 << np.ceil(np.log2(np.maximum(need, 2))).astype(np.int64), 4)
+    for wd in np.unique(width[~dense]):
+        sel = (~dense) & (width == wd)
+        start = np.clip(np.floor((m[sel] - theta[0]) / step).astype(np.int64) - wd // 2, 0, n - wd)
+        idx = start[:, None] + np.arange(wd)
+        z = (theta[idx] - m[sel, None]) / s[sel, None]
+        vals = np.exp(-0.5 * z * z) * (w[sel] / s[sel])[:, None]
+        out += np.bincount(idx.ravel(), weights=vals.ravel(), minlength=n)
+    return out
 
 
 def _dlink(family: str, x: Array) -> Array:
@@ -115,7 +203,11 @@ class LinkMixture(Predictive):
         return np.asarray(np.exp(-0.5 * z * z) @ (self._w / (self._s * _SQRT_2PI)))
 
     def link_ppf(self, q: Array) -> Array:
-        return np.asarray(self.mixture.ppf(q), dtype=float)
+        qa = np.asarray(q, dtype=float)
+        inner = (qa > 0) & (qa < 1)
+        if not inner.all():
+            return np.asarray(self.mixture.ppf(q), dtype=float)
+        return mixture_quantiles(self._w, self._m, self._s, qa.ravel()).reshape(qa.shape)
 
     def link_draws(self, size: int, rng: np.random.Generator) -> Array:
         comp = rng.choice(self._w.size, size=size, p=self._w)
@@ -152,8 +244,7 @@ class LinkMixture(Predictive):
         theta = np.linspace(lo, hi, 301)
         # components below 1e-9 of the largest weight cannot move an EM fit
         big = self._w > 1e-9 * self._w.max()
-        z = (theta[:, None] - self._m[big]) / self._s[big]
-        w = np.exp(-0.5 * z * z) @ (self._w[big] / self._s[big])
+        w = _banded_density(theta, self._w[big], self._m[big], self._s[big])
         w = w / w.sum()
         return _to_response(self.family, theta), w
 
