@@ -41,6 +41,18 @@ _NEGLIGIBLE = 36.0  # log-density drop (e^-36 ~ 2e-16) treated as no mass
 
 
 @dataclass(frozen=True)
+class Grids:
+    """Density grids of the linear predictor given tau (see ``_mu_grids``)."""
+
+    idx: NDArray[np.intp]  # tau nodes with a grid
+    grid: Array  # (G, M) uniform grid of the linear predictor
+    kern: Array  # (G, M) kernel weights, summing to each node's posterior weight
+    h: Array  # (G,) kernel SD = grid step
+    predictive: NDArray[np.bool_]  # (G,) tau narrow enough that the MAP prior needs it
+    of_mu: bool  # the linear predictor is mu (no covariates): grids for every live node
+
+
+@dataclass(frozen=True)
 class Nodes:
     """Weighted nodes of the hyperparameter posterior, grouped by tau node."""
 
@@ -52,8 +64,10 @@ class Nodes:
     log_evidence: float
     theta_mean: Array  # (C, K, H) E[theta_h | b, tau, y_h]
     theta_var: Array  # (C, K, H)
-    tau_rules: tuple[tuple[Array, Array], ...]  # per stratum: tau nodes, log rule weights
-    narrow: tuple[NDArray[np.intp], Array, Array, Array] | None = None  # see _narrow_grids
+    # per stratum: tau nodes, log rule weights (-inf: the node at tau = 0) and the edges of
+    # the rule's Gauss-Legendre panels in log tau (empty for a fixed tau)
+    tau_rules: tuple[tuple[Array, Array, Array], ...]
+    grids: Grids | None = None
 
 
 def _approx_log_marginal(
@@ -92,15 +106,15 @@ def _gl(k: int) -> tuple[Array, Array]:
 _GL: dict[int, tuple[Array, Array]] = {}
 
 
-def _panels(lo: float, hi: float, width: float, k: int) -> tuple[Array, Array]:
+def _panels(lo: float, hi: float, width: float, k: int) -> tuple[Array, Array, Array]:
     """Composite Gauss-Legendre rule on [lo, hi]: panels of at most ``width``, ``k`` nodes
-    each; returns nodes and log weights."""
+    each; returns nodes, log weights and the panel edges."""
     n = max(1, math.ceil((hi - lo) / width - 1e-9))
     edges = np.linspace(lo, hi, n + 1)
     x, w = _gl(k)
     half = np.diff(edges)[:, None] / 2
     nodes = (edges[:-1, None] + half * (x + 1)).ravel()
-    return nodes, np.log((half * w).ravel())
+    return nodes, np.log((half * w).ravel()), edges
 
 
 def _tau_nodes(
@@ -114,7 +128,7 @@ def _tau_nodes(
     width: float,
     per_panel: int,
     widen: float,
-) -> tuple[Array, Array, tuple[tuple[Array, Array], ...]]:
+) -> tuple[Array, Array, tuple[tuple[Array, Array, Array], ...]]:
     """Tau combinations (C, S) and their log quadrature weights including the prior, and
     each stratum's rule (tau nodes and log weights without the prior; -inf marks tau = 0).
 
@@ -127,13 +141,13 @@ def _tau_nodes(
     tau_lo = 1e-4 * float(np.min(se))
     v_lo = math.log(tau_lo)
     per_stratum: list[tuple[Array, Array]] = []
-    rules: list[tuple[Array, Array]] = []
+    rules: list[tuple[Array, Array, Array]] = []
     pilot = 201 if len(priors) == 1 else 61
     base = np.array([float(p.ppf(0.5)) if math.isfinite(p.ppf(0.5)) else 1.0 for p in priors])
     for s, prior in enumerate(priors):
         if prior.fixed:
             per_stratum.append((np.array([float(prior.ppf(0.5))]), np.array([0.0])))
-            rules.append((per_stratum[-1][0], np.array([0.0])))
+            rules.append((per_stratum[-1][0], np.array([0.0]), np.empty(0)))
             continue
         q_hi = float(prior.ppf(1.0 - 1e-12))
         tau_hi = q_hi if math.isfinite(q_hi) else 1e8 * float(np.max(se))
@@ -157,11 +171,12 @@ def _tau_nodes(
         # tau^2): one panel suffices there
         split = math.log(0.1 / math.sqrt(float(np.sum(1.0 / se**2))))
         if lo < split - width and split + width < hi:
-            v1, w1 = _panels(lo, split, split - lo, per_panel)
-            v2, w2 = _panels(split, hi, width, per_panel)
+            v1, w1, e1 = _panels(lo, split, split - lo, per_panel)
+            v2, w2, e2 = _panels(split, hi, width, per_panel)
             nodes_v, logw = np.concatenate([v1, v2]), np.concatenate([w1, w2])
+            edges = np.concatenate([e1, e2[1:]])
         else:
-            nodes_v, logw = _panels(lo, hi, width, per_panel)
+            nodes_v, logw, edges = _panels(lo, hi, width, per_panel)
         lp_nodes = prior.logpdf(np.exp(nodes_v))
         ok = np.isfinite(lp_nodes)
         taus_s, logw_s = np.exp(nodes_v[ok]), logw[ok] + lp_nodes[ok] + nodes_v[ok]
@@ -172,7 +187,7 @@ def _tau_nodes(
             logw_s = np.concatenate([[math.log(mass)], logw_s])
             rule_s = np.concatenate([[-np.inf], rule_s])
         per_stratum.append((taus_s, logw_s))
-        rules.append((taus_s, rule_s))
+        rules.append((taus_s, rule_s, edges))
     combos = list(itertools.product(*[range(t.size) for t, _ in per_stratum]))
     idx = np.array(combos, dtype=np.intp).reshape(len(combos), len(priors))
     taus = np.column_stack([per_stratum[s][0][idx[:, s]] for s in range(len(priors))])
@@ -217,7 +232,7 @@ def _log_joint(
     return total, np.stack(means, axis=-1), np.stack(vars_, axis=-1)
 
 
-NARROW = 3.0  # tau nodes with tau < NARROW * SD(mu | tau) get a smoothed density grid
+NARROW = 3.0  # tau nodes with tau < NARROW * SD(mu | tau) need a density grid
 _GRID_STEP = 1.0 / 7  # grid spacing in units of SD(mu | tau)
 _GRID_HALF = 7.5  # grid half-width in the same units
 
@@ -238,46 +253,115 @@ def _barycentric(x: Array, y: Array, t: Array) -> Array:
     return np.asarray(out)
 
 
-def _narrow_grids(
+def _kernels_from_log_density(logg: Array, w_node: Array) -> Array:
+    """Second-order deconvolution of a density given by its log on a uniform grid: kernel
+    weights ``h (p - (h^2 / 2) p'')`` (normalised to ``w_node`` per row)."""
+    logg = logg - logg.max(axis=1, keepdims=True)
+    dens = np.exp(logg)
+    second = np.zeros_like(dens)
+    second[:, 1:-1] = dens[:, 2:] - 2 * dens[:, 1:-1] + dens[:, :-2]
+    kern = np.clip(dens - 0.5 * second, 0.0, None)
+    return np.asarray(kern * (w_node / kern.sum(axis=1))[:, None])
+
+
+def _mu_grids(
     z: Array,
     centre: Array,
     scale: Array,
     logj: Array,
     taus: Array,
+    tau_new: Array,
     w_tau: Array,
     m: Array,
     v: Array,
-) -> tuple[NDArray[np.intp], Array, Array, Array] | None:
-    """Continuous representation of mu | tau for tau nodes narrower than NARROW SD(mu | tau)
-    (no covariates): where tau is small the new study's theta* = mu + tau z inherits the
-    shape of mu's conditional posterior (skewed for binomial and Poisson data), which a few
-    Gauss-Hermite points cannot carry into quantiles. mu's exact conditional log density
-    ``logj`` is known at the Gauss-Hermite nodes ``centre + sqrt(2) scale z`` (it is smooth
-    and nearly quadratic: the degree K-1 interpolating polynomial reproduces it to ~1e-10
-    within 7.5 SD); it is interpolated to a uniform grid (step h = SD / 7) and written as
-    normal kernels of SD h with weights ``h (p - (h^2 / 2) p'')`` - the second-order
-    deconvolution, so that the kernel sum reproduces p to O(h^4) and its mean and
-    variance exactly.
-
-    Returns (tau-node indices, grid (Cn, M), kernel weights (Cn, M) summing to each
-    node's posterior weight, h (Cn,)), or None when no node is narrow.
+) -> Grids:
+    """Continuous representation of mu | tau (no covariates), for every tau node with
+    weight: mu's own quantiles need it everywhere, and where tau < NARROW SD(mu | tau) the
+    new study's theta* = mu + tau z inherits the shape of mu's conditional posterior
+    (skewed for binomial and Poisson data), which a few Gauss-Hermite points cannot carry
+    into quantiles. mu's exact conditional log density ``logj`` is known at the
+    Gauss-Hermite nodes ``centre + sqrt(2) scale z`` (it is smooth and nearly quadratic:
+    the degree K-1 interpolating polynomial reproduces it to ~1e-10 within 7.5 SD); it is
+    interpolated to a uniform grid (step h = SD / 7) and written as normal kernels of SD h
+    with weights ``h (p - (h^2 / 2) p'')`` - the second-order deconvolution, so that the
+    kernel sum reproduces p to O(h^4) and its mean and variance exactly.
     """
     sd = np.sqrt(np.maximum(v, 0.0))
-    idx = np.flatnonzero((taus.max(axis=1) < NARROW * sd) & (w_tau > 1e-14))
-    if idx.size == 0:
-        return None
+    idx = np.flatnonzero(w_tau > 1e-14)
     zg = np.arange(-_GRID_HALF, _GRID_HALF + _GRID_STEP / 2, _GRID_STEP)
-    h = _GRID_STEP * sd[idx]
-    grid = m[idx, None] + sd[idx, None] * zg  # (Cn, M)
+    grid = m[idx, None] + sd[idx, None] * zg  # (G, M)
     t = (grid - centre[idx, None]) / (math.sqrt(2.0) * scale[idx, None])
     logg = _barycentric(z, logj[idx], t)
-    logg -= logg.max(axis=1, keepdims=True)
-    dens = np.exp(logg)
-    second = np.zeros_like(dens)
-    second[:, 1:-1] = dens[:, 2:] - 2 * dens[:, 1:-1] + dens[:, :-2]
-    kern = np.clip(dens - 0.5 * second, 0.0, None)
-    kern *= (w_tau[idx] / kern.sum(axis=1))[:, None]
-    return idx, grid, kern, h
+    return Grids(
+        idx=idx,
+        grid=grid,
+        kern=_kernels_from_log_density(logg, w_tau[idx]),
+        h=_GRID_STEP * sd[idx],
+        predictive=tau_new[idx] < NARROW * sd[idx],
+        of_mu=True,
+    )
+
+
+_N_CHEB = 21  # Chebyshev points carrying the log density of x* b | tau (covariates)
+_K_ORTH = {2: 6, 3: 4}  # Gauss-Hermite nodes per direction orthogonal to x* b
+
+
+def _linear_grids(
+    studies: Studies,
+    est: Array,
+    prec: Array,
+    x_mat: Array,
+    b0: Array,
+    sd0: Array,
+    taus: Array,
+    tau_new: Array,
+    w_tau: Array,
+    cm: Array,
+    cc: Array,
+    xnew: Array,
+    k_theta: int,
+) -> Grids | None:
+    """The density grids of ``_mu_grids`` for the linear predictor ``l = x* b`` of a
+    model with covariates (b of dimension d > 1), where the new study's tau is narrow.
+
+    Given tau, ``p(l)`` integrates the exact conditional density of b over the hyperplane
+    ``x* b = l``: b = m + (l - x* m) g + R y with g = C x* / (x* C x*) and R a square root
+    of C - C x* x*' C / (x* C x*) (the normal approximation's regression of b on l), y by
+    product Gauss-Hermite. log p(l) is evaluated at Chebyshev points of +-7.5 SD(l), where
+    it is smooth and nearly quadratic, and interpolated to the uniform grid.
+    """
+    d = cm.shape[1]
+    lin_m = cm @ xnew
+    lin_v = np.einsum("d,cde,e->c", xnew, cc, xnew)
+    sd = np.sqrt(np.maximum(lin_v, 0.0))
+    idx = np.flatnonzero((tau_new < NARROW * sd) & (w_tau > 1e-14) & (sd > 0))
+    if idx.size == 0:
+        return None
+    m_i, c_i, sd_i = cm[idx], cc[idx], sd[idx]
+    cx = c_i @ xnew  # (Cn, d)
+    g = cx / (sd_i**2)[:, None]
+    rest = c_i - np.einsum("cd,ce->cde", cx, cx) / (sd_i**2)[:, None, None]
+    vals, vecs = np.linalg.eigh(rest)  # ascending: the first is the null direction x*
+    root = vecs[:, :, 1:] * np.sqrt(np.maximum(vals[:, None, 1:], 0.0))  # (Cn, d, d-1)
+    y, logw_y = _product_gh(_K_ORTH.get(d, 4), d - 1)
+    zc = _GRID_HALF * np.cos(np.pi * (2 * np.arange(_N_CHEB) + 1) / (2 * _N_CHEB))
+    along = (sd_i[:, None] * zc)[:, :, None, None] * g[:, None, None, :]  # (Cn, N, 1, d)
+    across = math.sqrt(2.0) * np.einsum("cde,ke->ckd", root, y)[:, None]  # (Cn, 1, K, d)
+    coef = (m_i[:, None, None, :] + along + across).reshape(idx.size, -1, d)
+    logj, _, _ = _log_joint(
+        studies, est, prec, x_mat, b0, sd0, coef, taus[idx][:, studies.stratum], k_theta
+    )
+    logm = special.logsumexp(logj.reshape(idx.size, _N_CHEB, -1) + logw_y, axis=2)
+    zg = np.arange(-_GRID_HALF, _GRID_HALF + _GRID_STEP / 2, _GRID_STEP)
+    logg = _barycentric(zc, logm, np.broadcast_to(zg, (idx.size, zg.size)))
+    return Grids(
+        idx=idx,
+        grid=lin_m[idx, None] + sd_i[:, None] * zg,
+        kern=_kernels_from_log_density(logg, w_tau[idx]),
+        h=_GRID_STEP * sd_i,
+        predictive=np.ones(idx.size, dtype=bool),
+        of_mu=False,
+    )
 
 
 @functools.lru_cache(maxsize=16)
@@ -298,12 +382,16 @@ def exact_nodes(
     *,
     design: Array | None = None,
     beta_sd: Array | None = None,
+    xnew: Array | None = None,
+    s_new: int = 0,
     panel: float = 1.0,
     per_panel: int = 8,
     n_mu: int = 24,
     k_theta: int = 16,
 ) -> Nodes:
-    """Quadrature nodes and weights of the posterior of (b, tau)."""
+    """Quadrature nodes and weights of the posterior of (b, tau); with covariates, the
+    density grids of narrow tau nodes are for the linear predictor ``xnew @ b`` (none
+    without ``xnew``); ``s_new`` is the stratum of the new study."""
     est, se = studies.raw_estimates()
     prec = 1.0 / se**2
     x_mat = np.ones((studies.size, 1)) if design is None else np.asarray(design, dtype=float)
@@ -351,11 +439,19 @@ def exact_nodes(
     cm = np.einsum("ck,ckd->cd", weight, coef) / np.maximum(w_tau, 1e-300)[:, None]
     dev = coef - cm[:, None, :]
     cc = np.einsum("ck,ckd,cke->cde", weight, dev, dev) / np.maximum(w_tau, 1e-300)[:, None, None]
-    narrow = None
-    if d == 1 and studies.family != "normal":  # (normal: mu | tau is exactly normal)
-        narrow = _narrow_grids(z[:, 0], centre, scale, logj, taus, w_tau, cm[:, 0], cc[:, 0, 0])
+    grids = None
+    if studies.family == "normal":
+        pass  # b | tau is exactly normal
+    elif d == 1:
+        grids = _mu_grids(
+            z[:, 0], centre, scale, logj, taus, taus[:, s_new], w_tau, cm[:, 0], cc[:, 0, 0]
+        )
+    elif xnew is not None:
+        grids = _linear_grids(
+            studies, est, prec, x_mat, b0, sd0, taus, taus[:, s_new], w_tau, cm, cc, xnew, k_theta
+        )
     return Nodes(
-        narrow=narrow,
+        grids=grids,
         coef=coef,
         tau=taus,
         weight=weight,

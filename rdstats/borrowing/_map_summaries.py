@@ -9,9 +9,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.polynomial import legendre
 from numpy.typing import NDArray
-from scipy import interpolate, optimize
+from scipy import optimize
 
+from rdstats._adaptive_quadrature import legendre_rule
 from rdstats.borrowing._map_exact import Nodes
 from rdstats.borrowing._map_result import LEVELS, summary_row
 from rdstats.borrowing._predictive import (
@@ -29,10 +31,32 @@ Array = NDArray[np.float64]
 __all__ = ["from_draws", "from_nodes", "tau_summary_draws", "tau_summary_exact"]
 
 
+def _panel_cdf(v: Array, dens: Array, edges: Array) -> tuple[Array, Array, Array]:
+    """Piecewise-polynomial density of v = log tau from its values at the Gauss-Legendre
+    nodes ``v`` of the panels ``edges``: on every panel the interpolating polynomial
+    through its m nodes (degree m - 1, so its integral equals the panel's quadrature sum).
+    Returns the panels' half-widths, the Legendre coefficients of each panel's
+    antiderivative in the local variable u in [-1, 1] (zero at u = -1), and the
+    cumulative mass at the panels' left edges."""
+    n_panels = edges.size - 1
+    m = v.size // n_panels
+    x, _, to_coef = legendre_rule(m)
+    half = np.diff(edges) / 2
+    vals = np.zeros((n_panels, m))
+    panel = np.clip(np.searchsorted(edges, v, side="right") - 1, 0, n_panels - 1)
+    u = (v - edges[panel]) / half[panel] - 1.0
+    slot = np.argmin(np.abs(u[:, None] - x[None, :]), axis=1)
+    vals[panel, slot] = dens  # (nodes dropped outside a prior's support keep density 0)
+    coef = vals @ to_coef.T
+    integ = np.array([legendre.legint(c, lbnd=-1.0) for c in coef]) * half[:, None]
+    mass = legendre.legval(1.0, integ.T)
+    return half, integ, np.concatenate([[0.0], np.cumsum(mass)])
+
+
 def tau_summary_exact(nodes: Nodes, strata: tuple[str, ...]) -> pd.DataFrame:
     w_tau = nodes.weight.sum(axis=1)
     rows = []
-    for s, (t_nodes, rule) in enumerate(nodes.tau_rules):
+    for s, (t_nodes, rule, edges) in enumerate(nodes.tau_rules):
         name = "tau" if len(strata) == 1 else f"tau[{strata[s]}]"
         w = np.array([w_tau[nodes.tau[:, s] == t].sum() for t in t_nodes])
         mean = float(w @ t_nodes)
@@ -40,28 +64,33 @@ def tau_summary_exact(nodes: Nodes, strata: tuple[str, ...]) -> pd.DataFrame:
         if t_nodes.size == 1:
             rows.append(summary_row(name, mean, sd, [float(t_nodes[0])] * 3))
             continue
-        # density of v = log tau at the rule's nodes, interpolated (PCHIP) and integrated;
-        # the node at tau = 0 is a point mass at the start
+        # density of v = log tau at the rule's nodes, a polynomial on each Gauss-Legendre
+        # panel, integrated exactly; the node at tau = 0 is a point mass at the start
         lump = ~np.isfinite(rule)
         v = np.log(t_nodes[~lump])
         dens = w[~lump] / np.exp(rule[~lump] - v)  # mass / (d tau weight) * tau = per dv
         start = float(w[lump].sum())
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            # (flat stretches of ~1e-300 densities overflow harmless slope ratios)
-            f = interpolate.PchipInterpolator(v, dens, extrapolate=False).antiderivative()
-        total = float(f(v[-1]))
-        scale = (1.0 - start) / total if total > 0 else 0.0
-
-        def cdf(x: float, f: Any = f, scale: float = scale, start: float = start) -> float:
-            return start + scale * float(f(x))
-
+        half, integ, cum = _panel_cdf(v, dens, edges)
+        scale = (1.0 - start) / cum[-1] if cum[-1] > 0 else 0.0
         qs = []
         for q in LEVELS:
-            if q <= start:
+            if q <= start or scale == 0.0:
                 qs.append(0.0)
-            else:
-                root = optimize.brentq(lambda x, q=q: cdf(x) - q, v[0], v[-1], xtol=1e-10)
-                qs.append(math.exp(root))
+                continue
+            target = (q - start) / scale
+            p = int(np.clip(np.searchsorted(cum, target) - 1, 0, half.size - 1))
+
+            def within(u: float, c: Array = integ[p], t: float = target - cum[p]) -> float:
+                return float(legendre.legval(u, c)) - t
+
+            lo_u, hi_u = -1.0, 1.0
+            if within(lo_u) * within(hi_u) > 0:  # rounding at a panel edge
+                qs.append(
+                    math.exp(edges[p] if abs(within(lo_u)) < abs(within(hi_u)) else edges[p + 1])
+                )
+                continue
+            u = optimize.brentq(within, lo_u, hi_u, xtol=1e-13)
+            qs.append(math.exp(edges[p] + half[p] * (u + 1.0)))
         rows.append(summary_row(name, mean, sd, qs))
     return pd.DataFrame(rows)
 
@@ -96,17 +125,20 @@ def from_nodes(
     cond_s = np.sqrt(np.maximum(np.einsum("d,cde,e->c", xnew, nodes.cond_cov, xnew), 0.0))
     # tau nodes much wider than the conditional spread of the linear predictor keep their
     # Gauss-Hermite coefficient nodes (N(lin, tau^2) components are smooth in mu); narrower
-    # ones use the smoothed density grid of mu | tau (no covariates) or, with covariates,
-    # one moment-matched normal - a mixture of near point masses would be a step function
+    # ones use the smoothed density grid of the linear predictor given tau (one
+    # moment-matched normal where a grid was not needed: negligible weight) - a mixture of
+    # near point masses would be a step function
     live = w_tau > 1e-14 * w_tau.max()
     on_grid = np.zeros(w_tau.size, dtype=bool)
     grid_w, grid_m, grid_s = np.empty(0), np.empty(0), np.empty(0)
-    if nodes.narrow is not None:
-        idx, grid, kern, hh = nodes.narrow
-        on_grid[idx] = True
-        grid_w = kern.ravel()
-        grid_m = grid.ravel()
-        grid_s = np.sqrt(hh[:, None] ** 2 + tau_new[idx, None] ** 2 + 0 * grid).ravel()
+    g = nodes.grids
+    if g is not None:
+        use = g.predictive
+        on_grid[g.idx[use]] = True
+        grid_w = g.kern[use].ravel()
+        grid_m = g.grid[use].ravel()
+        grid_s = np.sqrt(g.h[use, None] ** 2 + tau_new[g.idx[use], None] ** 2 + 0 * g.grid[use])
+        grid_s = grid_s.ravel()
     collapse = live & ~on_grid & (tau_new < cond_s)
     wide = live & ~on_grid & ~collapse
     comp_w = np.concatenate([w[wide].ravel(), grid_w, w_tau[collapse]])
@@ -125,16 +157,15 @@ def from_nodes(
     mu = nodes.coef[..., 0]
     mu_mean = float(np.sum(w * mu))
     mu_sd = float(math.sqrt(max(np.sum(w * mu**2) - mu_mean**2, 0.0)))
-    # mu's quantiles: the density grids where tau is narrow, one moment-matched normal per
-    # tau node elsewhere (there mu | tau is close to normal)
+    # mu's quantiles: the density grids of mu | tau (no covariates; with covariates one
+    # moment-matched normal per tau node)
     mu_w, mu_m, mu_s = w_tau, nodes.cond_mean[:, 0], np.sqrt(nodes.cond_cov[:, 0, 0])
-    if nodes.narrow is not None:
-        idx, grid, kern, hh = nodes.narrow
+    if g is not None and g.of_mu:
         rest = np.ones(w_tau.size, dtype=bool)
-        rest[idx] = False
-        mu_w = np.concatenate([w_tau[rest], kern.ravel()])
-        mu_m = np.concatenate([mu_m[rest], grid.ravel()])
-        mu_s = np.concatenate([mu_s[rest], (hh[:, None] + 0 * grid).ravel()])
+        rest[g.idx] = False
+        mu_w = np.concatenate([w_tau[rest], g.kern.ravel()])
+        mu_m = np.concatenate([mu_m[rest], g.grid.ravel()])
+        mu_s = np.concatenate([mu_s[rest], (g.h[:, None] + 0 * g.grid).ravel()])
     big = mu_w > 1e-13 * mu_w.max()
     mu_q = mixture_quantiles(mu_w[big], mu_m[big], mu_s[big], LEVELS)
     mu_row = summary_row("mu (link scale)", mu_mean, mu_sd, mu_q)

@@ -7,10 +7,11 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import integrate, optimize, special
+from scipy import optimize, special
 
 from rdstats.priors._base import Mixture
 from rdstats.priors._beta import BetaMixture
+from rdstats.priors._elir import elir
 from rdstats.priors._gamma import GammaMixture
 from rdstats.priors._normal import NormalMixture
 
@@ -67,112 +68,6 @@ def _fisher(dist: Mixture, family: Family | None, sigma: float | None) -> Callab
         return lambda eta: np.exp(eta)
     assert sigma is not None
     return lambda eta: np.full_like(eta, 1.0 / sigma**2)
-
-
-def _closed_part(dist: Mixture, family: Family | None, sigma: float | None) -> float:
-    """``sum_k w_k E_k[-h_k(x) / i_F(x)]``: the part of the ELIR integral that comes from
-    each component's own curvature, in closed form. Because ``f(x) r_k(x) = w_k f_k(x)``,
-    the responsibility-weighted curvature integrates component by component:
-
-    * beta: ``(a-1) E[(1-x)/x] + (b-1) E[x/(1-x)] = b [a != 1] + a [b != 1]``;
-    * gamma, Poisson: ``(a-1) E[1/lambda] = b [a != 1]``; exponential: ``a - 1``;
-    * normal: ``E[1/i_F] / v`` (``sigma^2``; ``2 + 2 E[cosh eta]`` on the logit scale;
-      ``E[exp(-eta)]`` on the log scale).
-
-    Singular parts (a component with ``a`` just above 1 puts its contribution at
-    ``x -> 0``, below any quadrature's reach) are thereby exact.
-    """
-    w = np.asarray(dist.weights)
-    if isinstance(dist, BetaMixture):
-        a, b = np.asarray(dist.a), np.asarray(dist.b)
-        return float(np.sum(w * (np.where(a != 1, b, 0.0) + np.where(b != 1, a, 0.0))))
-    if isinstance(dist, GammaMixture):
-        shape, rate = np.asarray(dist.shape), np.asarray(dist.rate)
-        if dist.likelihood == "poisson":
-            return float(np.sum(w * np.where(shape != 1, rate, 0.0)))
-        return float(np.sum(w * (shape - 1)))
-    m, v = dist._component_moments()
-    if family == "binomial":
-        inv_fisher = 2.0 + 2.0 * np.exp(v / 2) * np.cosh(m)
-    elif family == "poisson":
-        inv_fisher = np.exp(-m + v / 2)
-    else:
-        assert sigma is not None
-        inv_fisher = np.full_like(m, sigma**2)
-    return float(np.sum(w * inv_fisher / v))
-
-
-def _spread(dist: Mixture, x: Array) -> Array:
-    """``Var_r(g)(x)``: the spread of the components' scores under the responsibilities,
-    which lowers the mixture's observed information below the weighted curvatures."""
-    g, _, r = _grad_hess(dist, x)
-    mean_g = np.sum(r * g, axis=-1)
-    return np.asarray(np.sum(r * (g - mean_g[..., None]) ** 2, axis=-1))
-
-
-def _lir_integral(
-    dist: Mixture, fisher: Callable[[Array], Array], family: Family | None, sigma: float | None
-) -> float:
-    """E_p[ i_p(x) / i_F(x) ] = closed-form curvature part - E_p[ Var_r(g) / i_F ].
-
-    The second term vanishes for one component and is integrated component by component
-    with adaptive quadrature. For beta mixtures the upper half is integrated as the lower
-    half of the mirrored mixture (x -> 1 - x, a <-> b), since near 1 the double-precision
-    ``1 - x`` resolves only 1e-16.
-    """
-    closed = _closed_part(dist, family, sigma)
-    if dist.n_components == 1:
-        return closed
-    if isinstance(dist, BetaMixture):
-        mirror = BetaMixture(dist.weights, dist.b, dist.a)
-        return closed - float(_lir_part(dist, fisher, 0.5) + _lir_part(mirror, fisher, 0.5))
-    return closed - float(_lir_part(dist, fisher, None))
-
-
-def _lir_part(dist: Mixture, fisher: Callable[[Array], Array], upper: float | None) -> float:
-    """``E_p[Var_r(g) / i_F]`` over the support, truncated at ``upper`` when given."""
-    d = dist._frozen()
-    lo, hi = dist.support
-    if upper is not None:
-        hi = min(hi, upper)
-    qs = np.asarray(d.ppf(np.array([1e-10, 0.001, 0.1, 0.5, 0.9, 0.999, 1 - 1e-10])[:, None]))
-
-    def integrand(x: float, pdf: Callable[[float], float]) -> float:
-        f = float(pdf(x))
-        if f == 0.0:  # far tails: the ratio may overflow where the density is 0
-            return 0.0
-        xa = np.array([x])
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            val = float(_spread(dist, xa)[0] / fisher(xa)[0])
-        return f * val if np.isfinite(val) else 0.0
-
-    total = 0.0
-    for k, wk in enumerate(dist.weights):
-        if wk == 0:
-            continue
-        comp_pdf = dist._dist(*(p[k] for p in dist._params())).pdf
-        pts = sorted({float(v) for v in qs[:, k] if lo < v < hi})
-        if not pts:
-            part, _ = integrate.quad(integrand, lo, hi, args=(comp_pdf,), limit=200)
-            total += wk * part
-            continue
-        a, b = pts[0], pts[-1]
-        inner = 0.0
-        if b > a:
-            inner, _ = integrate.quad(
-                integrand,
-                a,
-                b,
-                args=(comp_pdf,),
-                points=pts[1:-1] or None,
-                limit=400,
-                epsabs=1e-12,
-                epsrel=1e-10,
-            )
-        left, _ = integrate.quad(integrand, lo, a, args=(comp_pdf,), limit=200)
-        right, _ = integrate.quad(integrand, b, hi, args=(comp_pdf,), limit=200)
-        total += wk * (inner + left + right)
-    return total
 
 
 def _mode(dist: Mixture) -> float:
@@ -298,7 +193,7 @@ def ess(
 
     if method == "elir":
         _check_elir_domain(dist)
-        return _lir_integral(dist, fisher, family, sigma)
+        return elir(dist, family, sigma)
 
     mu, var = dist.mean(), dist.var()
     if method == "moment":
