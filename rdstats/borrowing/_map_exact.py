@@ -237,20 +237,26 @@ _GRID_STEP = 1.0 / 7  # grid spacing in units of SD(mu | tau)
 _GRID_HALF = 7.5  # grid half-width in the same units
 
 
-def _barycentric(x: Array, y: Array, t: Array) -> Array:
-    """Polynomial interpolation through ``(x, y[c])`` at points ``t[c]`` (barycentric
-    formula; ``x`` (K,), ``y`` (C, K), ``t`` (C, M))."""
-    diff = x[:, None] - x[None, :]
+@functools.lru_cache(maxsize=8)
+def _interpolation_matrix(x: tuple[float, ...], t: tuple[float, ...]) -> Array:
+    """(M, K) matrix taking values at the nodes ``x`` to the values of their interpolating
+    polynomial at the points ``t`` (barycentric formula)."""
+    xa, ta = np.array(x), np.array(t)
+    diff = xa[:, None] - xa[None, :]
     np.fill_diagonal(diff, 1.0)
     bw = 1.0 / np.prod(diff, axis=1)
-    d = t[..., None] - x  # (C, M, K)
+    d = ta[:, None] - xa[None, :]
     hit = d == 0.0
     c = bw / np.where(hit, 1.0, d)
-    out = np.einsum("cmk,ck->cm", c, y) / c.sum(axis=-1)
-    if hit.any():  # a point on a node takes the node's value
-        c_i, m_i, k_i = np.nonzero(hit)
-        out[c_i, m_i] = y[c_i, k_i]
-    return np.asarray(out)
+    mat = c / c.sum(axis=1, keepdims=True)
+    rows = hit.any(axis=1)  # a point on a node takes the node's value
+    mat[rows] = hit[rows].astype(float)
+    mat.flags.writeable = False
+    return mat
+
+
+def _unit_grid() -> Array:
+    return np.arange(-_GRID_HALF, _GRID_HALF + _GRID_STEP / 2, _GRID_STEP)
 
 
 def _kernels_from_log_density(logg: Array, w_node: Array) -> Array:
@@ -269,10 +275,8 @@ def _mu_grids(
     centre: Array,
     scale: Array,
     logj: Array,
-    taus: Array,
     tau_new: Array,
     w_tau: Array,
-    m: Array,
     v: Array,
 ) -> Grids:
     """Continuous representation of mu | tau (no covariates), for every tau node with
@@ -282,21 +286,20 @@ def _mu_grids(
     into quantiles. mu's exact conditional log density ``logj`` is known at the
     Gauss-Hermite nodes ``centre + sqrt(2) scale z`` (it is smooth and nearly quadratic:
     the degree K-1 interpolating polynomial reproduces it to ~1e-10 within 7.5 SD); it is
-    interpolated to a uniform grid (step h = SD / 7) and written as normal kernels of SD h
+    interpolated to a uniform grid (step h = scale / 7) and written as normal kernels of SD h
     with weights ``h (p - (h^2 / 2) p'')`` - the second-order deconvolution, so that the
     kernel sum reproduces p to O(h^4) and its mean and variance exactly.
     """
     sd = np.sqrt(np.maximum(v, 0.0))
     idx = np.flatnonzero(w_tau > 1e-14)
-    zg = np.arange(-_GRID_HALF, _GRID_HALF + _GRID_STEP / 2, _GRID_STEP)
-    grid = m[idx, None] + sd[idx, None] * zg  # (G, M)
-    t = (grid - centre[idx, None]) / (math.sqrt(2.0) * scale[idx, None])
-    logg = _barycentric(z, logj[idx], t)
+    zg = _unit_grid()
+    # the grid shares the rule's centre and scale, so one matrix interpolates every node
+    mat = _interpolation_matrix(tuple(z), tuple(zg / math.sqrt(2.0)))
     return Grids(
         idx=idx,
-        grid=grid,
-        kern=_kernels_from_log_density(logg, w_tau[idx]),
-        h=_GRID_STEP * sd[idx],
+        grid=centre[idx, None] + scale[idx, None] * zg,  # (G, M)
+        kern=_kernels_from_log_density(logj[idx] @ mat.T, w_tau[idx]),
+        h=_GRID_STEP * scale[idx],
         predictive=tau_new[idx] < NARROW * sd[idx],
         of_mu=True,
     )
@@ -352,8 +355,8 @@ def _linear_grids(
         studies, est, prec, x_mat, b0, sd0, coef, taus[idx][:, studies.stratum], k_theta
     )
     logm = special.logsumexp(logj.reshape(idx.size, _N_CHEB, -1) + logw_y, axis=2)
-    zg = np.arange(-_GRID_HALF, _GRID_HALF + _GRID_STEP / 2, _GRID_STEP)
-    logg = _barycentric(zc, logm, np.broadcast_to(zg, (idx.size, zg.size)))
+    zg = _unit_grid()
+    logg = logm @ _interpolation_matrix(tuple(zc), tuple(zg)).T
     return Grids(
         idx=idx,
         grid=lin_m[idx, None] + sd_i[:, None] * zg,
@@ -443,9 +446,7 @@ def exact_nodes(
     if studies.family == "normal":
         pass  # b | tau is exactly normal
     elif d == 1:
-        grids = _mu_grids(
-            z[:, 0], centre, scale, logj, taus, taus[:, s_new], w_tau, cm[:, 0], cc[:, 0, 0]
-        )
+        grids = _mu_grids(z[:, 0], centre, scale, logj, taus[:, s_new], w_tau, cc[:, 0, 0])
     elif xnew is not None:
         grids = _linear_grids(
             studies, est, prec, x_mat, b0, sd0, taus, taus[:, s_new], w_tau, cm, cc, xnew, k_theta

@@ -45,11 +45,11 @@ def mixture_quantiles(w: Array, m: Array, s: Array, levels: Sequence[float] | Ar
     masses). ``m`` and ``s`` are (C,) or (C, H); returns (len(levels),) or
     (H, len(levels)).
 
-    Vectorised safeguarded Newton: ten bisection steps narrow the bracket to 1/1024 of the
-    components' range, then Newton steps (the mixture density is the derivative) that fall
-    back to bisection when they leave the bracket, until the step is below double
-    precision of the quantile (at most 60 evaluations; a quantile on a point mass converges
-    by bisection).
+    Vectorised safeguarded Newton (the mixture density is the derivative) from the
+    quantile of the moment-matched normal, falling back to bisection of the bracket when
+    a step leaves it or fails to halve the step before last, until F(x) = q to the
+    precision of F or the step is below double precision of x (a quantile on a point mass
+    converges by bisection).
     """
     m2 = m.reshape(m.shape[0], -1)
     s2 = np.broadcast_to(s.reshape(s.shape[0], -1), m2.shape)
@@ -61,31 +61,26 @@ def mixture_quantiles(w: Array, m: Array, s: Array, levels: Sequence[float] | Ar
     safe = np.where(pos, s2, 1.0)
     wpdf = w[:, None] / (safe * _SQRT_2PI)
 
-    def cdf_pdf(x: Array, density: bool) -> tuple[Array, Array | None]:
+    def cdf_pdf(x: Array) -> tuple[Array, Array]:
         z = (x[None, :, :] - m2[:, :, None]) / safe[:, :, None]
         z = np.where(pos[:, :, None], z, np.where(x[None] >= m2[:, :, None], np.inf, -np.inf))
         cdf = np.einsum("c,chq->hq", w, special.ndtr(z))
-        if not density:
-            return cdf, None
         dens = np.einsum("ch,chq->hq", np.where(pos, wpdf, 0.0), np.exp(-0.5 * z * z))
         return cdf, dens
 
-    x = (lo + hi) / 2
+    # start at the quantile of the moment-matched normal, inside the bracket
+    mean = w @ m2
+    sd = np.sqrt(np.maximum(w @ (s2**2 + m2**2) - mean**2, 0.0))
+    x = np.clip(mean[:, None] + sd[:, None] * special.ndtri(q), lo, hi)
     dx_old = dx = hi - lo
     done = np.zeros(x.shape, dtype=bool)
     eps = np.finfo(float).eps
-    for it in range(80):  # (a quantile on a point mass converges by bisection)
-        newton = it >= 10
-        cdf, dens = cdf_pdf(x, newton)
+    for _ in range(100):  # (a quantile on a point mass converges by bisection)
+        cdf, dens = cdf_pdf(x)
         below = cdf < q
         lo = np.where(below, x, lo)
         hi = np.where(below, hi, x)
         mid = (lo + hi) / 2
-        if not newton:
-            x = mid
-            dx_old = dx = hi - lo
-            continue
-        assert dens is not None
         tol = 4 * eps * np.maximum(1.0, np.abs(x))
         # F(x) = q to the precision of F, or the bracket at double precision of x
         done |= (np.abs(cdf - q) <= 8 * eps) | (hi - lo <= tol)
