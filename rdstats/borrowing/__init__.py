@@ -6,6 +6,11 @@ from rdstats.borrowing._borrowed import EffectiveBorrowed, effective_borrowed
 from rdstats.borrowing._commensurate import CommensurateResult, commensurate_prior
 from rdstats.borrowing._conflict import ConflictCheck, prior_data_conflict, robust_weight
 from rdstats.borrowing._hybrid import HybridControlDesign, compare_borrowing
+from rdstats.borrowing._hybrid_normal import (
+    NormalEBPowerBorrowing,
+    NormalHybridControlDesign,
+    NormalPriorBorrowing,
+)
 from rdstats.borrowing._hyperpriors import (
     Exponential,
     Fixed,
@@ -62,6 +67,9 @@ __all__ = [
     "MAPResult",
     "MixtureFit",
     "Normal",
+    "NormalEBPowerBorrowing",
+    "NormalHybridControlDesign",
+    "NormalPriorBorrowing",
     "NormalizedPowerPrior",
     "PowerPosterior",
     "PowerPrior",

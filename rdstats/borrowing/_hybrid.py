@@ -18,11 +18,64 @@ from rdstats.priors import BetaMixture
 
 Array = NDArray[np.float64]
 
-__all__ = ["HybridControlDesign", "compare_borrowing", "hybrid_from_spec"]
+__all__ = ["HybridControlDesign", "TwoArmOC", "compare_borrowing", "hybrid_from_spec"]
+
+
+class TwoArmOC:
+    """Shared engine hooks and operating-characteristic helpers of the two-arm hybrid
+    designs (parameters ``theta_t``, ``theta_c``; the rule applies to their difference)."""
+
+    rule: DecisionRule
+    borrowing: Any
+
+    def _truth(self, params: Mapping[str, float]) -> float:
+        return float(params["theta_t"]) - float(params["theta_c"])
+
+    def _is_null(self, params: Mapping[str, float]) -> bool | None:
+        from rdstats.designs._simulation import is_null
+
+        return is_null(self.rule, self._truth(params))
+
+    def simulate(self, scenarios: Any, **kwargs: Any) -> Any:
+        """Operating characteristics through :func:`rdstats.simulate.operating_characteristics`."""
+        from rdstats.simulate import operating_characteristics
+
+        return operating_characteristics(self, scenarios, **kwargs)
+
+    def oc(
+        self,
+        theta_t: Sequence[float] | float,
+        theta_c: Sequence[float] | float,
+        *,
+        paired: bool = False,
+    ) -> pd.DataFrame:
+        """Exact operating characteristics (wide table: one row per scenario; p_success,
+        type I error or power, bias, RMSE, borrowed, control_error ...) on the Cartesian
+        grid of true rates (means), or on the pairs ``(theta_t[i], theta_c[i])`` with
+        ``paired=True`` (e.g. a drift path at a fixed difference)."""
+        from rdstats.simulate import ScenarioGrid, operating_characteristics
+
+        tt, tc = list(np.atleast_1d(theta_t)), list(np.atleast_1d(theta_c))
+        if paired:
+            if len(tt) != len(tc):
+                raise ValueError(
+                    f"paired=True needs theta_t and theta_c of equal length, got {len(tt)} "
+                    f"and {len(tc)}"
+                )
+            grid = ScenarioGrid({"theta_t": tt, "theta_c": tc})
+        else:
+            grid = ScenarioGrid.cartesian(theta_t=tt, theta_c=tc)
+        res = operating_characteristics(self, grid, method="exact")
+        return res.summary(wide=True).reset_index(drop=True)
+
+    @property
+    def label(self) -> str:
+        """Label of the borrowing mechanism."""
+        return str(self.borrowing.label)
 
 
 @dataclass(frozen=True, eq=False)
-class HybridControlDesign:
+class HybridControlDesign(TwoArmOC):
     """Two-arm binary design with a concurrent control arm that borrows external data.
 
     The treatment rate has a beta-mixture prior; the control rate's posterior comes from
@@ -162,14 +215,6 @@ class HybridControlDesign:
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{k} must be a probability in [0, 1], got {v!r}")
 
-    def _truth(self, params: Mapping[str, float]) -> float:
-        return float(params["theta_t"]) - float(params["theta_c"])
-
-    def _is_null(self, params: Mapping[str, float]) -> bool | None:
-        from rdstats.designs._simulation import is_null
-
-        return is_null(self.rule, self._truth(params))
-
     def _prepare(self, scenarios: Any) -> None:
         self._tables()
 
@@ -202,39 +247,6 @@ class HybridControlDesign:
         g_t, g_c = (g.ravel() for g in np.meshgrid(a_t, a_c, indexing="ij"))
         return self._outcomes(g_t, g_c, tc), np.outer(q_t, q_c).ravel()
 
-    # -- user API -------------------------------------------------------------------------
-    def simulate(self, scenarios: Any, **kwargs: Any) -> Any:
-        """Operating characteristics through :func:`rdstats.simulate.operating_characteristics`."""
-        from rdstats.simulate import operating_characteristics
-
-        return operating_characteristics(self, scenarios, **kwargs)
-
-    def oc(
-        self,
-        theta_t: Sequence[float] | float,
-        theta_c: Sequence[float] | float,
-        *,
-        paired: bool = False,
-    ) -> pd.DataFrame:
-        """Exact operating characteristics (wide table: one row per scenario; p_success,
-        type I error or power, bias, RMSE, borrowed, control_error ...) on the Cartesian
-        grid of true rates, or on the pairs ``(theta_t[i], theta_c[i])`` with
-        ``paired=True`` (e.g. a drift path at a fixed difference)."""
-        from rdstats.simulate import ScenarioGrid, operating_characteristics
-
-        tt, tc = list(np.atleast_1d(theta_t)), list(np.atleast_1d(theta_c))
-        if paired:
-            if len(tt) != len(tc):
-                raise ValueError(
-                    f"paired=True needs theta_t and theta_c of equal length, got {len(tt)} "
-                    f"and {len(tc)}"
-                )
-            grid = ScenarioGrid({"theta_t": tt, "theta_c": tc})
-        else:
-            grid = ScenarioGrid.cartesian(theta_t=tt, theta_c=tc)
-        res = operating_characteristics(self, grid, method="exact")
-        return res.summary(wide=True).reset_index(drop=True)
-
     @property
     def control_prior(self) -> BetaMixture:
         """The control prior of a fixed-prior mechanism (for specification files)."""
@@ -245,11 +257,6 @@ class HybridControlDesign:
                 "designs can be written to specification files"
             )
         return prior
-
-    @property
-    def label(self) -> str:
-        """Label of the borrowing mechanism."""
-        return str(self.borrowing.label)
 
     def calibrate(
         self, theta_c: Sequence[float], alpha: float = 0.025, delta: float = 0.0
@@ -342,7 +349,7 @@ def hybrid_from_spec(
 
 
 def compare_borrowing(
-    designs: Mapping[str, HybridControlDesign],
+    designs: Mapping[str, TwoArmOC],
     scenarios: Any,
     *,
     method: str = "exact",
