@@ -139,18 +139,46 @@ def prior_data_conflict(
     )
 
 
-def robust_weight(prior: Mixture, component: int = -1, **data: Any) -> float:
+def robust_weight(
+    prior: Mixture,
+    component: int = -1,
+    *,
+    r: int | None = None,
+    n: float | None = None,
+    mean: float | None = None,
+    events: int | None = None,
+    exposure: float | None = None,
+    total: float | None = None,
+) -> float:
     """Posterior weight of one mixture component (default: the last, robust one) after
-    the new data (``r, n`` / ``mean, n`` / ``total, n`` as for ``prior.posterior``).
+    the new data, given as for :func:`prior_data_conflict`: ``r, n`` (beta), ``mean, n``
+    (normal), ``events, exposure`` (gamma; ``total, n`` as for ``prior.posterior`` also
+    works).
 
     Examples
     --------
     >>> from rdstats.borrowing import robust_weight
-    >>> from rdstats.priors import BetaMixture, robustify
+    >>> from rdstats.priors import BetaMixture, GammaMixture, robustify
     >>> prior = robustify(BetaMixture(1.0, 4, 16), 0.2, 0.5)
     >>> round(robust_weight(prior, r=4, n=20), 3) < 0.2
     True
+    >>> rates = robustify(GammaMixture(1.0, 20.0, 100.0), 0.2)
+    >>> robust_weight(rates, events=60, exposure=100.0) > 0.9
+    True
     """
+    if events is not None or exposure is not None:
+        if not isinstance(prior, GammaMixture):
+            takes = "r= and n=" if isinstance(prior, BetaMixture) else "mean= and n="
+            raise TypeError(
+                f"'events' and 'exposure' are the new data of a gamma prior; a "
+                f"{type(prior).__name__} takes {takes}"
+            )
+        if total is not None or n is not None:
+            raise ValueError("give the new counts as events= and exposure= or as total= and n=")
+        total, n = events, exposure
+    data = {
+        k: v for k, v in {"r": r, "n": n, "mean": mean, "total": total}.items() if v is not None
+    }
     k = prior.n_components
     if isinstance(component, bool) or not isinstance(component, (int, np.integer)):
         raise TypeError(f"component must be an integer index, got {component!r}")

@@ -270,3 +270,14 @@ def test_helper_closed_forms_are_self_consistent() -> None:
     ref = beta_closed_form(BetaMixture(1.0, a, b), r, n)
     assert ref["p_lower"] == pytest.approx(sum(pmf[: r + 1]), abs=1e-13)
     assert ref["p_upper"] == pytest.approx(sum(pmf[r:]), abs=1e-13)
+
+
+def test_robust_weight_takes_the_data_as_prior_data_conflict_does() -> None:
+    """events=/exposure= as in prior_data_conflict (and total=/n= as in posterior)."""
+    rates = robustify(GammaMixture(1.0, 20.0, 100.0), 0.2)
+    check = prior_data_conflict(rates, events=60, exposure=100.0)
+    w = robust_weight(rates, events=60, exposure=100.0)
+    assert w == pytest.approx(check.posterior_weights[-1], abs=1e-14)
+    assert robust_weight(rates, total=60, n=100.0) == pytest.approx(w, abs=1e-14)
+    with pytest.raises(ValueError, match="events= and exposure= or as total= and n="):
+        robust_weight(rates, events=60, n=100.0)
