@@ -27,6 +27,14 @@ class TwoArmOC:
 
     rule: DecisionRule
     borrowing: Any
+    _parameters: ClassVar[tuple[str, ...]] = ("theta_t", "theta_c")
+    _mean_outcomes: ClassVar[tuple[str, ...]] = ("borrowed", "control_error")
+
+    def _check_counts(self, *names: str) -> None:
+        for name in names:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
 
     def _truth(self, params: Mapping[str, float]) -> float:
         return float(params["theta_t"]) - float(params["theta_c"])
@@ -137,14 +145,8 @@ class HybridControlDesign(TwoArmOC):
     rule: DecisionRule = field(default_factory=lambda: DecisionRule(0.975, 0.0))
     n_grid: int = 4000
 
-    _parameters: ClassVar[tuple[str, ...]] = ("theta_t", "theta_c")
-    _mean_outcomes: ClassVar[tuple[str, ...]] = ("borrowed", "control_error")
-
     def __post_init__(self) -> None:
-        for name in ("n_t", "n_c", "n_grid"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        self._check_counts("n_t", "n_c", "n_grid")
         object.__setattr__(self, "borrowing", _check_mechanism(self.borrowing))
         if not isinstance(self.prior_t, BetaMixture):
             raise TypeError(f"prior_t must be a BetaMixture, got {type(self.prior_t).__name__}")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -220,14 +220,8 @@ class NormalHybridControlDesign(TwoArmOC):
     rule: DecisionRule = field(default_factory=lambda: DecisionRule(0.975, 0.0))
     n_panels: int = 16
 
-    _parameters: ClassVar[tuple[str, ...]] = ("theta_t", "theta_c")
-    _mean_outcomes: ClassVar[tuple[str, ...]] = ("borrowed", "control_error")
-
     def __post_init__(self) -> None:
-        for name in ("n_t", "n_c", "n_panels"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        self._check_counts("n_t", "n_c", "n_panels")
         s = self.sigma
         if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 < s < math.inf:
             raise ValueError(f"sigma must be a positive finite number, got {s!r}")
