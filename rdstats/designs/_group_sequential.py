@@ -1,0 +1,418 @@
+"""Group-sequential designs: classical and error-spending boundaries, computed by
+recursive numerical integration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+from rdstats.designs import _gs_boundaries as gsb
+from rdstats.designs._gs_kernels import DEFAULT_GRID
+from rdstats.designs._gs_results import (
+    GroupSequentialCharacteristics,
+    GroupSequentialSampleSize,
+    plot_boundaries,
+)
+from rdstats.designs._gs_sample_size import sample_size
+from rdstats.designs._spending import HaybittlePeto, WangTsiatis, _Spending, as_boundary
+
+__all__ = ["GroupSequentialDesign"]
+
+Array = NDArray[np.float64]
+
+
+def _real(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return v
+
+
+def _frozen(a: ArrayLike) -> Array:
+    out = np.array(a, dtype=float)
+    out.flags.writeable = False
+    return out
+
+
+def _check_rates(rates: Any, kmax: int) -> tuple[float, ...]:
+    if rates is None:
+        return tuple(float(k) / kmax for k in range(1, kmax + 1))
+    if isinstance(rates, (str, bytes)) or not isinstance(rates, (Sequence, np.ndarray)):
+        raise TypeError(f"information_rates must be a sequence of numbers, got {rates!r}")
+    r = tuple(_real(v, "information_rates") for v in rates)
+    a = np.asarray(r)
+    if len(r) != kmax or a[0] <= 0 or np.any(np.diff(a) <= 0) or abs(a[-1] - 1.0) > 1e-12:
+        raise ValueError(
+            f"information_rates must be {kmax} increasing values in (0, 1] ending at 1, "
+            f"got {list(r)}"
+        )
+    return (*r[:-1], 1.0)
+
+
+@dataclass(frozen=True, eq=False)
+class GroupSequentialDesign:
+    """Group-sequential design for a normally distributed test statistic.
+
+    At look ``k`` (information fraction ``t_k``) the trial stops with rejection of H0
+    when ``Z_k >= c_k`` (``|Z_k| >= c_k`` for two-sided designs) and, with futility
+    bounds, stops without rejection when ``Z_k <= a_k``.
+
+    Parameters
+    ----------
+    kmax : int
+        Number of looks (1 is the fixed-sample design).
+    alpha : float
+        Type I error (one-sided for ``sided=1``, total of both sides for ``sided=2``).
+    beta : float
+        Type II error at the alternative (power ``1 - beta``).
+    sided : {1, 2}
+        One-sided test, or two-sided test with symmetric boundaries.
+    spending : str or boundary object
+        Classical boundary (:class:`OBrienFleming`, :class:`Pocock`,
+        :class:`WangTsiatis`, :class:`HaybittlePeto`) or α-spending function
+        (:class:`OBrienFlemingSpending`, :class:`PocockSpending`,
+        :class:`KimDeMetsSpending`, :class:`HwangShihDeCaniSpending`,
+        :class:`UserSpending`); strings ``"OF"``, ``"P"``, ``"HP"``, ``"asOF"``, ``"asP"``
+        name the parameter-free ones. Default: classical O'Brien-Fleming.
+    information_rates : sequence of float, optional
+        Information fractions of the looks (default equally spaced).
+    futility : spending function or sequence of float, optional
+        β-spending function for futility bounds (one-sided designs; the drift is then
+        solved so that the last futility bound meets the last critical value), or the
+        ``kmax - 1`` interim futility bounds on the z scale.
+    binding_futility : bool
+        Whether futility bounds are binding, i.e. included in the type I error
+        calculation (critical values are lower); non-binding bounds are ignored there.
+    grid : int
+        Jennison-Turnbull grid parameter ``r`` of the numerical integration (at most
+        ``12 r - 1`` points per look; see :mod:`rdstats.designs._gs_kernels`).
+
+    Attributes
+    ----------
+    critical_values, futility_bounds, stage_levels, alpha_spent, drift : ndarray or float
+        Upper critical values (z), futility bounds (z; ``-inf`` where none), one-sided
+        nominal levels ``1 - Phi(c_k)``, cumulative type I error (with binding futility
+        included) and the drift ``E[Z_K]`` at which the power is ``1 - beta``.
+
+    Notes
+    -----
+    The z statistics have the canonical joint distribution of Jennison & Turnbull
+    (2000, ch. 3); crossing probabilities come from the recursive integration of
+    Armitage, McPherson & Rowe (1969) on the grid of Jennison & Turnbull (2000,
+    ch. 19) with Simpson's rule (accurate to about ``1e-9`` with the default grid).
+    Classical boundaries solve one constant for the total α; spending functions solve
+    each look's critical value for its α increment (Lan & DeMets 1983); two-sided
+    spending designs spend ``f(t; alpha/2)`` on each side. Power of a two-sided design
+    is the probability of rejecting in either direction.
+
+    Simulation scenarios (:func:`rdstats.simulate.operating_characteristics`) have one
+    parameter ``theta``, the drift in units of the design alternative: ``E[Z_k] =
+    theta * drift * sqrt(t_k)`` (0 is H0, 1 the alternative with power ``1 - beta``).
+    Outcomes per trial are ``success``, ``stopped_at`` and ``n_enrolled`` (information
+    fraction used).
+
+    References
+    ----------
+    .. [1] Armitage P, McPherson CK, Rowe BC. Repeated significance tests on
+       accumulating data. J R Stat Soc A 1969;132:235-244.
+    .. [2] Jennison C, Turnbull BW. Group Sequential Methods with Applications to
+       Clinical Trials. Chapman & Hall/CRC, 2000.
+    .. [3] Lan KKG, DeMets DL. Discrete sequential boundaries for clinical trials.
+       Biometrika 1983;70:659-663.
+    .. [4] Pampallona S, Tsiatis AA, Kim K. Interim monitoring of group sequential
+       trials using spending functions for the type I and type II error probabilities.
+       Drug Inf J 2001;35:1113-1121.
+
+    Examples
+    --------
+    >>> from rdstats.designs._group_sequential import GroupSequentialDesign
+    >>> design = GroupSequentialDesign(kmax=3, alpha=0.025)
+    >>> design.critical_values.round(7)
+    array([3.4710914, 2.4544323, 2.0040356])
+    >>> design.alpha_spent.round(8)
+    array([0.00025917, 0.00716006, 0.025     ])
+    """
+
+    kmax: int = 3
+    alpha: float = 0.025
+    beta: float = 0.2
+    sided: int = 1
+    spending: Any = "OF"
+    information_rates: Any = None
+    futility: Any = None
+    binding_futility: bool = False
+    grid: int = DEFAULT_GRID
+    critical_values: Array = field(init=False, repr=False)
+    futility_bounds: Array = field(init=False, repr=False)
+    stage_levels: Array = field(init=False, repr=False)
+    alpha_spent: Array = field(init=False, repr=False)
+    drift: float = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._validate()
+        t = np.asarray(self.information_rates)
+        k = self.kmax
+        none = np.full(k, -np.inf)
+        fut = self.futility
+        if isinstance(fut, _Spending):
+            c, a, drift = gsb.beta_spending(
+                t, self.alpha, self.beta, self.spending, fut, self.binding_futility, self.grid
+            )
+        else:
+            a = none.copy()
+            if fut is not None:
+                a[:-1] = fut
+            c = gsb.upper_bounds(
+                t, self.alpha, self.spending, self.sided,
+                a if self.binding_futility else none, self.grid,
+            )  # fmt: skip
+            if np.any(a[:-1] >= c[:-1]):
+                raise ValueError(
+                    f"futility bounds {list(a[:-1])} must lie below the critical values "
+                    f"{list(np.round(c[:-1], 4))}"
+                )
+            drift = gsb.drift_for_power(t, c, a, self.sided, 1 - self.beta, self.grid)
+        h0_lower = a if self.binding_futility else none
+        rej, _ = gsb.rejection(t, c, h0_lower, self.sided, 0.0, self.grid)
+        cum = np.cumsum(rej)
+        object.__setattr__(self, "critical_values", _frozen(c))
+        object.__setattr__(self, "futility_bounds", _frozen(a))
+        object.__setattr__(self, "stage_levels", _frozen(stats.norm.sf(c)))
+        object.__setattr__(self, "alpha_spent", _frozen(cum))
+        object.__setattr__(self, "drift", float(drift))
+
+    def _validate(self) -> None:
+        k = self.kmax
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 20:
+            raise ValueError(f"kmax must be an integer from 1 to 20, got {k!r}")
+        object.__setattr__(self, "kmax", int(k))
+        if self.sided not in (1, 2) or isinstance(self.sided, bool):
+            raise ValueError(f"sided must be 1 or 2, got {self.sided!r}")
+        alpha = _real(self.alpha, "alpha")
+        top = 0.5 if self.sided == 1 else 1.0
+        if not 0 < alpha < top:
+            raise ValueError(f"alpha must lie in (0, {top}) for sided={self.sided}, got {alpha}")
+        beta = _real(self.beta, "beta")
+        if not 0 < beta < 1 - alpha / self.sided:
+            raise ValueError(f"beta must lie in (0, 1 - alpha), got {beta}")
+        object.__setattr__(self, "alpha", alpha)
+        object.__setattr__(self, "beta", beta)
+        object.__setattr__(self, "spending", as_boundary(self.spending, "spending"))
+        object.__setattr__(self, "information_rates", _check_rates(self.information_rates, int(k)))
+        if not isinstance(self.binding_futility, (bool, np.bool_)):
+            raise TypeError(f"binding_futility must be a bool, got {self.binding_futility!r}")
+        g = self.grid
+        if isinstance(g, bool) or not isinstance(g, (int, np.integer)) or not 4 <= g <= 1000:
+            raise ValueError(f"grid must be an integer from 4 to 1000, got {g!r}")
+        fut = self.futility
+        if fut is None:
+            return
+        if self.sided == 2:
+            raise ValueError("futility bounds are available for one-sided designs (sided=1) only")
+        if isinstance(fut, (_Spending, str)):
+            fut = as_boundary(fut, "futility", classical=False)
+            if self.binding_futility and isinstance(self.spending, (WangTsiatis, HaybittlePeto)):
+                raise ValueError(
+                    "binding β-spending futility needs an α-spending function, got spending="
+                    f"{self.spending!r}; use non-binding futility or an α-spending function"
+                )
+            if k == 1:
+                raise ValueError("futility needs kmax >= 2")
+            object.__setattr__(self, "futility", fut)
+            return
+        if not isinstance(fut, (Sequence, np.ndarray)):
+            raise TypeError(
+                "futility must be a spending function or a sequence of z values, "
+                f"got {type(fut).__name__}"
+            )
+        values = tuple(_real(v, "futility") for v in fut)
+        if len(values) != k - 1:
+            raise ValueError(
+                f"futility must hold kmax - 1 = {k - 1} interim bounds, got {len(values)}"
+            )
+        object.__setattr__(self, "futility", values)
+
+    # -- probabilities ------------------------------------------------------------------------
+    @property
+    def _t(self) -> Array:
+        return np.asarray(self.information_rates)
+
+    def stage_probabilities(self, theta: float = 1.0) -> tuple[Array, Array]:
+        """Probabilities of rejecting H0 and of stopping for futility at each look when the
+        drift is ``theta`` times the design alternative's (futility bounds obeyed)."""
+        th = _real(theta, "theta")
+        return gsb.rejection(
+            self._t,
+            np.asarray(self.critical_values),
+            np.asarray(self.futility_bounds),
+            self.sided,
+            th * self.drift,
+            self.grid,
+        )
+
+    def power(self, theta: float = 1.0) -> float:
+        """Probability of rejecting H0 at drift ``theta`` (units of the alternative)."""
+        return float(self.stage_probabilities(theta)[0].sum())
+
+    @property
+    def fixed_drift(self) -> float:
+        """Drift of the fixed-sample design with the same α and β."""
+        return gsb.fixed_drift(self.alpha, self.beta, self.sided)
+
+    @property
+    def inflation_factor(self) -> float:
+        """Maximum information relative to the fixed-sample design."""
+        return (self.drift / self.fixed_drift) ** 2
+
+    def expected_information(self, theta: float = 1.0) -> float:
+        """Expected information fraction (of the maximum) at stopping."""
+        rej, fut = self.stage_probabilities(theta)
+        stop = rej + fut
+        stop[-1] = 1.0 - stop[:-1].sum()
+        return float(np.dot(stop, self._t))
+
+    def characteristics(self) -> GroupSequentialCharacteristics:
+        """Drift, inflation factor, power by look and average sample numbers."""
+        rej1, fut1 = self.stage_probabilities(1.0)
+        rej0, fut0 = self.stage_probabilities(0.0)
+        asn = {th: self.expected_information(th) * self.inflation_factor for th in (0, 0.5, 1)}
+        return GroupSequentialCharacteristics(
+            design=self,
+            drift=self.drift,
+            inflation_factor=self.inflation_factor,
+            rejection_h1=_frozen(rej1),
+            futility_h1=_frozen(fut1[:-1]),
+            rejection_h0=_frozen(rej0),
+            futility_h0=_frozen(fut0[:-1]),
+            asn_h0=asn[0],
+            asn_h01=asn[0.5],
+            asn_h1=asn[1],
+        )
+
+    # -- sample size ----------------------------------------------------------------------------
+    def sample_size_means(
+        self, difference: float, sd: float, *, groups: int = 2, allocation: float = 1.0
+    ) -> GroupSequentialSampleSize:
+        """Sample size for a difference in means with known SD (one or two samples;
+        ``allocation`` = n1 / n2)."""
+        return sample_size(
+            self, "means", difference=difference, sd=sd, groups=groups, allocation=allocation
+        )
+
+    def sample_size_rates(
+        self, pi1: float, pi2: float, *, allocation: float = 1.0
+    ) -> GroupSequentialSampleSize:
+        """Sample size for two proportions (normal approximation, pooled variance under
+        H0; ``allocation`` = n1 / n2)."""
+        return sample_size(self, "rates", pi1=pi1, pi2=pi2, allocation=allocation)
+
+    def sample_size_survival(
+        self, hazard_ratio: float, *, allocation: float = 1.0
+    ) -> GroupSequentialSampleSize:
+        """Number of events for a hazard ratio (Schoenfeld 1981; ``allocation`` = n1/n2)."""
+        return sample_size(self, "survival", hazard_ratio=hazard_ratio, allocation=allocation)
+
+    # -- presentation ---------------------------------------------------------------------------
+    def summary(self) -> pd.DataFrame:
+        """Boundaries by look."""
+        rej1, _ = self.stage_probabilities(1.0)
+        return pd.DataFrame(
+            {
+                "look": np.arange(1, self.kmax + 1),
+                "information_rate": self._t,
+                "critical_value": self.critical_values,
+                "futility_bound": self.futility_bounds,
+                "stage_level": self.stage_levels,
+                "alpha_spent": self.alpha_spent,
+                "cumulative_power": np.cumsum(rej1),
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe description."""
+        fut = self.futility
+        return {
+            "design": "GroupSequentialDesign",
+            "kmax": self.kmax,
+            "alpha": self.alpha,
+            "beta": self.beta,
+            "sided": self.sided,
+            "spending": self.spending.to_dict(),
+            "information_rates": list(self.information_rates),
+            "futility": fut.to_dict() if isinstance(fut, _Spending) else fut and list(fut),
+            "binding_futility": bool(self.binding_futility),
+            "grid": int(self.grid),
+        }
+
+    def _repr_html_(self) -> str:
+        return "<p><b>GroupSequentialDesign</b></p>" + self.summary().to_html(index=False)
+
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Boundaries on the z scale against the look (futility bounds too)."""
+        return plot_boundaries(self, ax=ax, **kwargs)
+
+    # -- simulation hooks (rdstats.simulate) --------------------------------------------------
+    _parameters: ClassVar[tuple[str, ...]] = ("theta",)
+
+    @property
+    def _n_looks(self) -> int:
+        return self.kmax
+
+    def _check_scenario(self, params: Mapping[str, float]) -> None:
+        _real(params["theta"], "theta")
+
+    def _truth(self, params: Mapping[str, float]) -> float:
+        return float(params["theta"])
+
+    def _is_null(self, params: Mapping[str, float]) -> bool | None:
+        th = float(params["theta"])
+        return th == 0.0 if self.sided == 2 else th <= 0.0
+
+    def _exact(self, params: Mapping[str, float]) -> tuple[dict[str, Any], Any]:
+        rej, fut = self.stage_probabilities(float(params["theta"]))
+        k = self.kmax
+        fut = fut.copy()
+        fut[-1] = max(1.0 - rej.sum() - fut[:-1].sum(), 0.0)  # final non-rejection
+        looks = np.arange(1, k + 1)
+        stopped = np.where(looks == k, 0, looks)
+        outcomes = {
+            "success": np.concatenate([np.ones(k, bool), np.zeros(k, bool)]),
+            "stopped_at": np.concatenate([stopped, stopped]),
+            "n_enrolled": np.concatenate([self._t, self._t]),
+        }
+        return outcomes, np.concatenate([rej, fut])
+
+    def _simulate(
+        self, params: Mapping[str, float], size: int, rng: np.random.Generator
+    ) -> dict[str, Any]:
+        t = self._t
+        dt = np.diff(np.concatenate([[0.0], t]))
+        drift = float(params["theta"]) * self.drift
+        s = np.cumsum(rng.standard_normal((size, self.kmax)) * np.sqrt(dt) + drift * dt, axis=1)
+        z = s / np.sqrt(t)
+        c = np.asarray(self.critical_values)
+        reject = (np.abs(z) if self.sided == 2 else z) >= c
+        stop = reject | (z <= np.asarray(self.futility_bounds))
+        stop[:, -1] = True
+        look = np.argmax(stop, axis=1)
+        rows = np.arange(size)
+        return {
+            "success": reject[rows, look],
+            "stopped_at": np.where(look == self.kmax - 1, 0, look + 1),
+            "n_enrolled": t[look],
+        }
+
+    def simulate(self, scenarios: Any, **kwargs: Any) -> Any:
+        """Operating characteristics over scenarios of ``theta`` (see
+        :func:`rdstats.simulate.operating_characteristics`, which takes ``kwargs``)."""
+        from rdstats.simulate import operating_characteristics
+
+        return operating_characteristics(self, scenarios, **kwargs)

@@ -1,0 +1,197 @@
+# Reference values for rdstats.designs.GroupSequentialDesign from rpact.
+# Run from the repository root:
+#   Rscript tests/reference/scripts/group_sequential_rpact.R
+# Writes tests/reference/group_sequential_rpact.json. rpact's defaults are kept
+# (tolerance 1e-8) except where the call says otherwise.
+suppressPackageStartupMessages({
+  library(rpact)
+  library(jsonlite)
+})
+
+version <- as.character(packageVersion("rpact"))
+cases <- list()
+
+num <- function(x) {
+  x <- as.numeric(x)
+  x[is.na(x)] <- NA
+  x
+}
+
+add <- function(name, call, inputs, expected, tol = 1e-7) {
+  cases[[length(cases) + 1]] <<- list(
+    name = name,
+    source = sprintf("rpact %s (R package): %s", version, call),
+    inputs = inputs,
+    expected = expected,
+    tolerance = list(abs = tol)
+  )
+}
+
+# -- boundaries -------------------------------------------------------------------------------
+design_case <- function(name, args, inputs, tol = 1e-7) {
+  d <- do.call(getDesignGroupSequential, args)
+  exp <- list(
+    critical_values = num(d$criticalValues),
+    stage_levels = num(d$stageLevels),
+    alpha_spent = num(d$alphaSpent)
+  )
+  if (!all(is.na(d$futilityBounds))) {
+    exp$futility_bounds <- num(d$futilityBounds)
+  }
+  add(name, paste0("getDesignGroupSequential(", deparse1(args), ")"), inputs, exp, tol)
+}
+
+design_case("OF kmax=3", list(kMax = 3, alpha = 0.025, typeOfDesign = "OF"),
+  list(kmax = 3, alpha = 0.025, spending = list(type = "OBrienFleming")))
+design_case("asOF kmax=3", list(kMax = 3, alpha = 0.025, typeOfDesign = "asOF"),
+  list(kmax = 3, alpha = 0.025, spending = list(type = "OBrienFlemingSpending")))
+design_case("P kmax=4", list(kMax = 4, alpha = 0.025, typeOfDesign = "P"),
+  list(kmax = 4, alpha = 0.025, spending = list(type = "Pocock")))
+design_case("WT delta=0.25 kmax=5", list(kMax = 5, alpha = 0.025, typeOfDesign = "WT", deltaWT = 0.25),
+  list(kmax = 5, alpha = 0.025, spending = list(type = "WangTsiatis", delta = 0.25)))
+design_case("HP kmax=3", list(kMax = 3, alpha = 0.025, typeOfDesign = "HP"),
+  list(kmax = 3, alpha = 0.025, spending = list(type = "HaybittlePeto", z = 3)))
+design_case("asP kmax=5", list(kMax = 5, alpha = 0.025, typeOfDesign = "asP"),
+  list(kmax = 5, alpha = 0.025, spending = list(type = "PocockSpending")))
+design_case("asKD gamma=2 kmax=4", list(kMax = 4, alpha = 0.025, typeOfDesign = "asKD", gammaA = 2),
+  list(kmax = 4, alpha = 0.025, spending = list(type = "KimDeMetsSpending", gamma = 2)))
+design_case("asHSD gamma=-4 kmax=4", list(kMax = 4, alpha = 0.025, typeOfDesign = "asHSD", gammaA = -4),
+  list(kmax = 4, alpha = 0.025, spending = list(type = "HwangShihDeCaniSpending", gamma = -4)))
+design_case("asHSD gamma=1 kmax=3", list(kMax = 3, alpha = 0.05, typeOfDesign = "asHSD", gammaA = 1),
+  list(kmax = 3, alpha = 0.05, spending = list(type = "HwangShihDeCaniSpending", gamma = 1)))
+design_case("asUser kmax=3",
+  list(kMax = 3, alpha = 0.025, typeOfDesign = "asUser", userAlphaSpending = c(0.001, 0.01, 0.025)),
+  list(kmax = 3, alpha = 0.025, spending = list(type = "UserSpending", values = c(0.001, 0.01, 0.025))))
+design_case("asOF unequal information rates",
+  list(kMax = 3, alpha = 0.025, typeOfDesign = "asOF", informationRates = c(0.3, 0.7, 1)),
+  list(kmax = 3, alpha = 0.025, information_rates = c(0.3, 0.7, 1),
+       spending = list(type = "OBrienFlemingSpending")))
+design_case("OF unequal information rates",
+  list(kMax = 3, alpha = 0.025, typeOfDesign = "OF", informationRates = c(0.4, 0.75, 1)),
+  list(kmax = 3, alpha = 0.025, information_rates = c(0.4, 0.75, 1),
+       spending = list(type = "OBrienFleming")))
+design_case("OF two-sided kmax=5", list(kMax = 5, alpha = 0.05, sided = 2, typeOfDesign = "OF"),
+  list(kmax = 5, alpha = 0.05, sided = 2, spending = list(type = "OBrienFleming")))
+design_case("P two-sided kmax=4", list(kMax = 4, alpha = 0.05, sided = 2, typeOfDesign = "P"),
+  list(kmax = 4, alpha = 0.05, sided = 2, spending = list(type = "Pocock")))
+design_case("asOF two-sided kmax=4", list(kMax = 4, alpha = 0.05, sided = 2, typeOfDesign = "asOF"),
+  list(kmax = 4, alpha = 0.05, sided = 2, spending = list(type = "OBrienFlemingSpending")))
+design_case("OF binding futility 0",
+  list(kMax = 3, alpha = 0.025, typeOfDesign = "OF", futilityBounds = c(0, 0), bindingFutility = TRUE),
+  list(kmax = 3, alpha = 0.025, spending = list(type = "OBrienFlemingSpending"),
+       futility = c(0, 0), binding_futility = TRUE,
+       note = "classical OF shape"), 1e-7)
+cases[[length(cases)]]$inputs$spending <- list(type = "OBrienFleming")
+design_case("asOF binding futility 0",
+  list(kMax = 3, alpha = 0.025, typeOfDesign = "asOF", futilityBounds = c(0, 0), bindingFutility = TRUE),
+  list(kmax = 3, alpha = 0.025, spending = list(type = "OBrienFlemingSpending"),
+       futility = c(0, 0), binding_futility = TRUE))
+
+# -- beta spending ------------------------------------------------------------------------------
+beta_case <- function(name, args, inputs) {
+  d <- do.call(getDesignGroupSequential, args)
+  ch <- getDesignCharacteristics(d)
+  add(name, paste0("getDesignGroupSequential(", deparse1(args), ") and getDesignCharacteristics()"),
+    inputs,
+    list(
+      critical_values = num(d$criticalValues),
+      futility_bounds = num(d$futilityBounds),
+      beta_spent = num(d$betaSpent),
+      shift = num(ch$shift),
+      inflation_factor = num(ch$inflationFactor),
+      power = num(ch$power),
+      futility_probabilities = num(ch$futilityProbabilities)
+    ), 1e-6)
+}
+beta_case("asOF + bsOF non-binding",
+  list(kMax = 3, alpha = 0.025, beta = 0.2, typeOfDesign = "asOF", typeBetaSpending = "bsOF"),
+  list(kmax = 3, alpha = 0.025, beta = 0.2, spending = list(type = "OBrienFlemingSpending"),
+       futility = list(type = "OBrienFlemingSpending"), binding_futility = FALSE))
+beta_case("asOF + bsOF binding",
+  list(kMax = 3, alpha = 0.025, beta = 0.2, typeOfDesign = "asOF", typeBetaSpending = "bsOF",
+       bindingFutility = TRUE),
+  list(kmax = 3, alpha = 0.025, beta = 0.2, spending = list(type = "OBrienFlemingSpending"),
+       futility = list(type = "OBrienFlemingSpending"), binding_futility = TRUE))
+beta_case("asP + bsKD gamma=2 non-binding kmax=4",
+  list(kMax = 4, alpha = 0.025, beta = 0.1, typeOfDesign = "asP", typeBetaSpending = "bsKD",
+       gammaB = 2),
+  list(kmax = 4, alpha = 0.025, beta = 0.1, spending = list(type = "PocockSpending"),
+       futility = list(type = "KimDeMetsSpending", gamma = 2), binding_futility = FALSE))
+
+# -- characteristics ------------------------------------------------------------------------------
+char_case <- function(name, args, inputs) {
+  d <- do.call(getDesignGroupSequential, args)
+  ch <- getDesignCharacteristics(d)
+  add(name, paste0("getDesignCharacteristics(getDesignGroupSequential(", deparse1(args), "))"),
+    inputs,
+    list(
+      shift = num(ch$shift),
+      inflation_factor = num(ch$inflationFactor),
+      power = num(ch$power),
+      asn_h1 = num(ch$averageSampleNumber1),
+      asn_h01 = num(ch$averageSampleNumber01),
+      asn_h0 = num(ch$averageSampleNumber0)
+    ), 1e-6)
+}
+char_case("characteristics OF kmax=3",
+  list(kMax = 3, alpha = 0.025, beta = 0.2, typeOfDesign = "OF"),
+  list(kmax = 3, alpha = 0.025, beta = 0.2, spending = list(type = "OBrienFleming")))
+char_case("characteristics P kmax=5",
+  list(kMax = 5, alpha = 0.025, beta = 0.1, typeOfDesign = "P"),
+  list(kmax = 5, alpha = 0.025, beta = 0.1, spending = list(type = "Pocock")))
+char_case("characteristics asOF two-sided kmax=4",
+  list(kMax = 4, alpha = 0.05, beta = 0.2, sided = 2, typeOfDesign = "asOF", twoSidedPower = TRUE),
+  list(kmax = 4, alpha = 0.05, beta = 0.2, sided = 2, spending = list(type = "OBrienFlemingSpending")))
+char_case("characteristics asOF futility 0 non-binding",
+  list(kMax = 3, alpha = 0.025, beta = 0.2, typeOfDesign = "asOF", futilityBounds = c(0, 0)),
+  list(kmax = 3, alpha = 0.025, beta = 0.2, spending = list(type = "OBrienFlemingSpending"),
+       futility = c(0, 0), binding_futility = FALSE))
+
+# -- sample size ------------------------------------------------------------------------------------
+d3 <- getDesignGroupSequential(kMax = 3, alpha = 0.025, beta = 0.2, typeOfDesign = "asOF")
+ss_inputs <- list(kmax = 3, alpha = 0.025, beta = 0.2, spending = list(type = "OBrienFlemingSpending"))
+s <- getSampleSizeMeans(d3, alternative = 0.5, stDev = 1, normalApproximation = TRUE)
+add("sample size two-sample means",
+  "getSampleSizeMeans(getDesignGroupSequential(kMax = 3, alpha = 0.025, beta = 0.2, typeOfDesign = 'asOF'), alternative = 0.5, stDev = 1, normalApproximation = TRUE)",
+  c(ss_inputs, list(endpoint = "means", groups = 2, difference = 0.5, sd = 1)),
+  list(n_fixed = num(s$nFixed), n_max = num(s$maxNumberOfSubjects),
+       n_per_stage = num(s$numberOfSubjects),
+       expected_n_h0 = num(s$expectedNumberOfSubjectsH0),
+       expected_n_h1 = num(s$expectedNumberOfSubjectsH1),
+       critical_effect = num(s$criticalValuesEffectScale)), 1e-5)
+s <- getSampleSizeMeans(d3, groups = 1, alternative = 0.4, stDev = 1.2, normalApproximation = TRUE)
+add("sample size one-sample mean",
+  "getSampleSizeMeans(getDesignGroupSequential(kMax = 3, alpha = 0.025, beta = 0.2, typeOfDesign = 'asOF'), groups = 1, alternative = 0.4, stDev = 1.2, normalApproximation = TRUE)",
+  c(ss_inputs, list(endpoint = "means", groups = 1, difference = 0.4, sd = 1.2)),
+  list(n_fixed = num(s$nFixed), n_max = num(s$maxNumberOfSubjects),
+       critical_effect = num(s$criticalValuesEffectScale)), 1e-5)
+s <- getSampleSizeMeans(d3, alternative = 0.5, stDev = 1, allocationRatioPlanned = 2,
+  normalApproximation = TRUE)
+add("sample size two-sample means allocation 2",
+  "getSampleSizeMeans(getDesignGroupSequential(kMax = 3, alpha = 0.025, beta = 0.2, typeOfDesign = 'asOF'), alternative = 0.5, stDev = 1, allocationRatioPlanned = 2, normalApproximation = TRUE)",
+  c(ss_inputs, list(endpoint = "means", groups = 2, difference = 0.5, sd = 1, allocation = 2)),
+  list(n_fixed = num(s$nFixed), n_max = num(s$maxNumberOfSubjects),
+       critical_effect = num(s$criticalValuesEffectScale)), 1e-5)
+s <- getSampleSizeRates(d3, pi1 = 0.4, pi2 = 0.2)
+add("sample size two rates",
+  "getSampleSizeRates(getDesignGroupSequential(kMax = 3, alpha = 0.025, beta = 0.2, typeOfDesign = 'asOF'), pi1 = 0.4, pi2 = 0.2)",
+  c(ss_inputs, list(endpoint = "rates", pi1 = 0.4, pi2 = 0.2)),
+  list(n_fixed = num(s$nFixed), n_max = num(s$maxNumberOfSubjects),
+       critical_effect = num(s$criticalValuesEffectScale)), 1e-5)
+s <- getSampleSizeSurvival(d3, hazardRatio = 0.7, lambda2 = log(2) / 12)
+add("sample size survival events",
+  "getSampleSizeSurvival(getDesignGroupSequential(kMax = 3, alpha = 0.025, beta = 0.2, typeOfDesign = 'asOF'), hazardRatio = 0.7, lambda2 = log(2) / 12)",
+  c(ss_inputs, list(endpoint = "survival", hazard_ratio = 0.7)),
+  list(events_fixed = num(s$eventsFixed), events_max = num(s$maxNumberOfEvents),
+       events_per_stage = num(s$eventsPerStage),
+       critical_effect = num(s$criticalValuesEffectScale)), 1e-5)
+
+out <- list(
+  description = paste(
+    "Reference values for rdstats.designs.GroupSequentialDesign computed with rpact",
+    version, "by tests/reference/scripts/group_sequential_rpact.R"),
+  cases = cases
+)
+write(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE, na = "null"),
+  "tests/reference/group_sequential_rpact.json")
+cat("wrote", length(cases), "cases\n")
