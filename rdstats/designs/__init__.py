@@ -1,8 +1,37 @@
 """Decision rules and one-/two-arm designs with exact boundaries and operating characteristics."""
 
+from rdstats.designs._bayes_single_arm import (
+    bop2_cutoffs,
+    bop2_design,
+    posterior_monitoring_design,
+    posterior_probability,
+    predictive_probability,
+    predictive_probability_design,
+)
+from rdstats.designs._design_search import DesignSearch, calibrate_bop2, search_predictive_design
 from rdstats.designs._one_arm import OneArmDesign
 from rdstats.designs._results import Boundary
 from rdstats.designs._rules import DecisionRule
+from rdstats.designs._sequential_binary import SequentialBinaryDesign
+from rdstats.designs._simon import SimonResult, SimonTwoStage, simon_two_stage
 from rdstats.designs._two_arm import TwoArmDesign
 
-__all__ = ["Boundary", "DecisionRule", "OneArmDesign", "TwoArmDesign"]
+__all__ = [
+    "Boundary",
+    "DecisionRule",
+    "DesignSearch",
+    "OneArmDesign",
+    "SequentialBinaryDesign",
+    "SimonResult",
+    "SimonTwoStage",
+    "TwoArmDesign",
+    "bop2_cutoffs",
+    "bop2_design",
+    "calibrate_bop2",
+    "posterior_monitoring_design",
+    "posterior_probability",
+    "predictive_probability",
+    "predictive_probability_design",
+    "search_predictive_design",
+    "simon_two_stage",
+]
