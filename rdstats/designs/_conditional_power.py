@@ -27,6 +27,7 @@ _DRIFTS = ("design", "trend", "null")
 _SPAN = 8.5  # grid half-width in SDs of the unconditional score (tail mass < 1e-16)
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(8)
 _MAX_CELLS = 2_000_000  # kernel-matrix entries per chunk of the batch
+_MAX_PANELS = 400  # at most 3,200 grid points per look (accurate for increments >~ 1e-3)
 
 
 # -- kernel ---------------------------------------------------------------------------------
@@ -67,7 +68,7 @@ def _crossing_kernel(
         hi = np.minimum(upper[j] * root, centre + _SPAN * spread)
         width = np.maximum(hi - lo, 0.0)
         step = 0.5 * min(sd, math.sqrt(rates[j + 1] - rates[j]))
-        x, w = _panels(max(1, math.ceil(float(width.max()) / step)))
+        x, w = _panels(min(_MAX_PANELS, max(1, math.ceil(float(width.max()) / step))))
         s_new = lo[:, None] + width[:, None] * x[None, :]
         z = (s_new[:, None, :] - mean[:, :, None]) / sd
         dens = np.einsum("mi,min->mn", mass, np.exp(-0.5 * z * z)) / (sd * math.sqrt(2 * math.pi))
@@ -83,7 +84,8 @@ def _crossing(
     """``_crossing_kernel`` in chunks of the batch so the kernel matrices stay small."""
     if rates.size == 1:
         return _crossing_kernel(score, t0, theta, rates, upper, lower)
-    per_row = (2.0 * _SPAN / (0.5 * float(np.min(np.sqrt(np.diff(np.r_[t0, rates])))))) * 8.0
+    steps = 2.0 * _SPAN / (0.5 * float(np.min(np.sqrt(np.diff(np.r_[t0, rates])))))
+    per_row = min(steps, _MAX_PANELS) * 8.0
     chunk = max(1, int(_MAX_CELLS // max(per_row**2, 1.0)))
     out = np.empty(score.shape[0])
     for start in range(0, score.shape[0], chunk):

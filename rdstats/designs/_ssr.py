@@ -66,8 +66,9 @@ def promising_zone_rule(
     b = (c - math.sqrt(t) * z1) / math.sqrt(1.0 - t)
     positive = trend > 0
     safe = np.where(positive, trend, 1.0)
-    need = n2 * (b + special.ndtri(cp_target)) ** 2 / (safe**2 * (1.0 - t))
-    need = np.ceil(need * (1.0 - 1e-12))
+    with np.errstate(divide="ignore", over="ignore"):  # a tiny trend needs n2 = inf
+        need = n2 * ((b + special.ndtri(cp_target)) / (safe * math.sqrt(1.0 - t))) ** 2
+    need = np.ceil(np.minimum(need, float(n2_max)) * (1.0 - 1e-12))
     new = np.where((zone == 1) & positive, np.clip(need, n2, n2_max), n2)
     return new.astype(np.int64), zone.astype(np.int64)
 

@@ -242,3 +242,222 @@ def test_type1_error_cdl_zone_not_inflated() -> None:
     mcse = math.sqrt(0.025 * 0.975 / chw.size)
     assert abs(chw.mean() - 0.025) < 3 * mcse
     assert naive.mean() < 0.025 + 2 * mcse
+
+
+# -- invariants (hypothesis) ----------------------------------------------------------------
+zs = st.floats(-4.0, 5.0)
+ts = st.floats(0.05, 0.95)
+thetas = st.floats(-2.0, 6.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(z=zs, dz=st.floats(0.0, 2.0), t=ts, theta=thetas, dtheta=st.floats(0.0, 2.0))
+def test_cp_is_a_probability_increasing_in_z_and_theta(
+    z: float, dz: float, t: float, theta: float, dtheta: float
+) -> None:
+    rates, upper = [t + (1 - t) / 2, 1.0], [2.5, 2.0]
+    base = conditional_power(z, t, upper, theta=theta, information_rates=rates)
+    assert 0.0 <= base <= 1.0
+    assert conditional_power(z + dz, t, upper, theta=theta, information_rates=rates) >= base - 1e-12
+    assert (
+        conditional_power(z, t, upper, theta=theta + dtheta, information_rates=rates)
+        >= base - 1e-12
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(z=zs, t=st.floats(0.05, 0.7), theta=thetas, f=st.floats(-1.0, 1.5))
+def test_extra_looks_and_futility_move_cp_the_right_way(
+    z: float, t: float, theta: float, f: float
+) -> None:
+    rates = [t + (1 - t) / 3, t + 2 * (1 - t) / 3, 1.0]
+    final_only = conditional_power(z, t, C, theta=theta)
+    no_stop = conditional_power(z, t, [np.inf, np.inf, C], theta=theta, information_rates=rates)
+    assert no_stop == pytest.approx(final_only, abs=1e-9)
+    looks = conditional_power(z, t, [2.6, 2.3, C], theta=theta, information_rates=rates)
+    assert looks >= final_only - 1e-12
+    fut = conditional_power(
+        z, t, [2.6, 2.3, C], theta=theta, information_rates=rates, futility=[f, f, -np.inf]
+    )
+    assert fut <= looks + 1e-12
+
+
+@settings(max_examples=80, deadline=None)
+@given(z=zs, t=ts, ratio=st.floats(0.1, 10.0))
+def test_chw_conditional_error_does_not_depend_on_n2(z: float, t: float, ratio: float) -> None:
+    """The CHW test's conditional type I error is fixed by the planned weights."""
+    assert chw_conditional_power(z, t, C, ratio, 0.0) == pytest.approx(
+        chw_conditional_power(z, t, C, 1.0, 0.0), abs=1e-14
+    )
+    assert chw_conditional_power(z, t, C, 1.0, 0.0) == pytest.approx(
+        conditional_power(z, t, C, theta="null"), abs=1e-14
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(z=st.floats(0.0, 5.0), t=ts, ratio=st.floats(1.0, 10.0))
+def test_cdl_no_inflation_when_trend_cp_at_least_half(z: float, t: float, ratio: float) -> None:
+    """Chen, DeMets & Lan (2004): CP(trend) >= 0.5 => enlarging n2 cannot raise the
+    pooled test's conditional type I error."""
+    if conditional_power(z, t, C, theta="trend") >= 0.5:
+        assert (
+            naive_conditional_error(z, t, C, ratio) <= naive_conditional_error(z, t, C, 1.0) + 1e-14
+        )
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    z=st.floats(-2.0, 4.0),
+    t=ts,
+    n2=st.integers(1, 300),
+    grow=st.integers(0, 900),
+    lo=st.floats(0.01, 0.6),
+    width=st.floats(0.05, 0.39),
+)
+def test_promising_zone_rule_invariants(
+    z: float, t: float, n2: int, grow: int, lo: float, width: float
+) -> None:
+    res = promising_zone(z, t, C, n2, n2 + grow, cp_min=lo, cp_target=lo + width)
+    assert n2 <= res.n2_recommended <= n2 + grow
+    assert res.conditional_power("null") == pytest.approx(res.cp_null, abs=1e-14)
+    if res.zone != "promising":
+        assert res.n2_recommended == n2
+    elif res.n2_recommended > n2:
+        assert res.cp_trend_recommended >= res.cp_trend
+        if res.n2_recommended < n2 + grow:  # smallest size reaching the target
+            assert res.cp_trend_recommended >= res.cp_target - 1e-12
+            assert res.conditional_power("trend", res.n2_recommended - 1) < res.cp_target
+
+
+@settings(max_examples=50, deadline=None)
+@given(z1=st.floats(-5, 5), z2=st.floats(-5, 5), t=ts)
+def test_cui_hung_wang_weights(z1: float, z2: float, t: float) -> None:
+    w = cui_hung_wang(z1, z2, t)
+    assert w == pytest.approx(math.sqrt(t) * z1 + math.sqrt(1 - t) * z2, abs=1e-12)
+    assert cui_hung_wang(z1, z1, t) == pytest.approx(z1 * (math.sqrt(t) + math.sqrt(1 - t)))
+
+
+# -- result objects -------------------------------------------------------------------------
+def test_conditional_power_result_surface() -> None:
+    res = ConditionalPower.from_z(
+        1.0, 1 / 3, [2.3, 2.0], delta=2.8, information_rates=[2 / 3, 1], futility=[0.0, 2.0]
+    )
+    tab = res.summary()
+    assert list(tab.index) == ["design", "trend", "null"]
+    assert tab.loc["null", "conditional_power"] == res.cp_null
+    assert res.at("design") == pytest.approx(res.cp_design)
+    assert np.shape(res.at([0.0, 1.0, 2.0])) == (3,)
+    json.dumps(res.to_dict())
+    assert "Conditional power" in res._repr_html_()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.cp_trend = 0.5  # type: ignore[misc]
+    no_delta = ConditionalPower.from_z(1.0, 0.5, C)
+    assert no_delta.cp_design is None
+    assert list(no_delta.summary().index) == ["trend", "null"]
+
+
+def test_ssr_result_surface() -> None:
+    res = promising_zone(1.2, 0.5, C, n2=50, n2_max=150, cp_min=0.3, delta=2.8)
+    assert isinstance(res, SSRResult)
+    tab = res.summary()
+    for row in ("z_interim", "cp_design", "cp_trend", "cp_null", "zone", "n2_recommended"):
+        assert row in tab.index
+    assert tab.loc["w1", "value"] == pytest.approx(math.sqrt(0.5))
+    assert res.weights == pytest.approx((math.sqrt(0.5), math.sqrt(0.5)))
+    assert res.cp_design == pytest.approx(conditional_power(1.2, 0.5, C, theta=2.8))
+    assert res.conditional_power("design", n2=50) == pytest.approx(res.cp_design)
+    assert res.naive_conditional_error > res.cp_null  # low CP: enlarging inflates the pooled test
+    json.dumps(res.to_dict())
+    assert "promising zone" in res._repr_html_()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.zone = "favourable"  # type: ignore[misc]
+
+
+def test_vectorised_conditional_power() -> None:
+    z = np.linspace(-1, 3, 7)
+    got = conditional_power(z, 0.5, [2.5, 2.0], information_rates=[0.75, 1.0], theta="trend")
+    one = [conditional_power(v, 0.5, [2.5, 2.0], information_rates=[0.75, 1.0]) for v in z]
+    np.testing.assert_allclose(got, one, atol=1e-13)
+    grid = conditional_power(z[:, None], 0.5, C, theta=np.array([0.0, 1.0, 2.0]))
+    assert grid.shape == (7, 3)
+
+
+# -- bad input ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"information_fraction": 1.0}, ValueError, "information_fraction"),
+        ({"information_fraction": 0.0}, ValueError, "information_fraction"),
+        ({"information_fraction": [0.5]}, TypeError, "information_fraction"),
+        ({"z_interim": float("nan")}, ValueError, "z_interim"),
+        ({"z_interim": "1.0"}, TypeError, "z_interim"),
+        ({"critical_value": np.inf}, ValueError, "critical_value"),
+        ({"critical_value": [2.5, 2.0]}, ValueError, "information_rates"),
+        ({"theta": "optimistic"}, ValueError, "theta"),
+        ({"theta": "design"}, ValueError, "delta"),
+        ({"theta": True}, TypeError, "theta"),
+        ({"critical_value": [2.5, 2.0], "information_rates": [0.4, 1.0]}, ValueError, "above"),
+        ({"critical_value": [2.5, 2.0], "information_rates": [0.7, 0.9]}, ValueError, "end at 1"),
+        ({"critical_value": [2.5, 2.0], "information_rates": [1.0]}, ValueError, "one entry"),
+        (
+            {"critical_value": [2.5, 2.0], "information_rates": [0.7, 1], "futility": [3.0, 0]},
+            ValueError,
+            "futility",
+        ),
+        ({"futility": [0.0, 1.0]}, ValueError, "futility"),
+    ],
+)
+def test_conditional_power_bad_input(kwargs: dict[str, Any], exc: type, match: str) -> None:
+    args = {"z_interim": 1.0, "information_fraction": 0.5, "critical_value": C}
+    args.update(kwargs)
+    pos = [args.pop(k) for k in ("z_interim", "information_fraction", "critical_value")]
+    with pytest.raises(exc, match=match):
+        conditional_power(*pos, **args)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"n2": 0}, ValueError, "n2"),
+        ({"n2": 10.5}, ValueError, "n2"),
+        ({"n2_max": 40}, ValueError, "n2_max"),
+        ({"cp_min": 0.9}, ValueError, "cp_min"),
+        ({"cp_target": 1.0}, ValueError, "cp_target"),
+        ({"cp_min": [0.3]}, TypeError, "cp_min"),
+        ({"critical_value": [1.96]}, TypeError, "critical_value"),
+        ({"z_interim": np.array([1.0, 2.0])}, TypeError, "z_interim"),
+        ({"delta": "big"}, TypeError, "delta"),
+    ],
+)
+def test_promising_zone_bad_input(kwargs: dict[str, Any], exc: type, match: str) -> None:
+    args: dict[str, Any] = {
+        "z_interim": 1.2,
+        "information_fraction": 0.5,
+        "critical_value": C,
+        "n2": 50,
+        "n2_max": 150,
+    }
+    args.update(kwargs)
+    with pytest.raises(exc, match=match):
+        promising_zone(**args)
+
+
+def test_convenience_constructors_bad_input() -> None:
+    with pytest.raises(ValueError, match="sd"):
+        ConditionalPower.from_means(1.0, 0.0, -1.0, 10, 10, 20, 20, C)
+    with pytest.raises(ValueError, match="n_1_final"):
+        ConditionalPower.from_means(1.0, 0.0, 1.0, 10, 10, 5, 20, C)
+    with pytest.raises(ValueError, match="information_fraction"):
+        ConditionalPower.from_means(1.0, 0.0, 1.0, 10, 10, 10, 10, C)
+    with pytest.raises(ValueError, match="x_1"):
+        ConditionalPower.from_rates(12, 10, 3, 10, 20, 20, C)
+    with pytest.raises(ValueError, match="pooled"):
+        ConditionalPower.from_rates(0, 10, 0, 10, 20, 20, C)
+    with pytest.raises(ValueError, match="p_2"):
+        ConditionalPower.from_rates(5, 10, 3, 10, 20, 20, C, p_1=0.5)
+    with pytest.raises(ValueError, match="p_1"):
+        ConditionalPower.from_rates(5, 10, 3, 10, 20, 20, C, p_1=1.5, p_2=0.3)
+    with pytest.raises(ValueError, match="n_2"):
+        ConditionalPower.from_rates(5, 10, 3, 10.5, 20, 20, C)
+    with pytest.raises(ValueError, match="z_1 and z_2"):
+        cui_hung_wang([1.0, 2.0], [1.0, 2.0, 3.0], 0.5)
