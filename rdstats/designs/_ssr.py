@@ -166,6 +166,16 @@ def promising_zone(
     -------
     SSRResult
 
+    Notes
+    -----
+    The second-stage size giving conditional power ``cp_target`` at drift ``theta`` is
+    ``n2 ((c - sqrt(t) z1) / sqrt(1 - t) + z_{cp_target})^2 / (theta^2 (1 - t))``, rounded
+    up. The interim result is assumed not to have stopped the trial (for a design with an
+    interim efficacy or futility boundary, apply the rule only when the trial continues).
+    The weighted test is not the sufficient statistic once ``n2`` changes; the pooled
+    (unweighted) test on all patients is reported through ``naive_conditional_error`` and
+    may exceed α when ``cp_min`` is low.
+
     References
     ----------
     .. [1] Mehta CR, Pocock SJ (2011). Adaptive increase in sample size when interim

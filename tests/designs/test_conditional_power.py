@@ -191,6 +191,29 @@ def test_from_rates_matches_z_and_information() -> None:
     assert res.cp_trend == pytest.approx(conditional_power(z, 1 / 3, C, theta="trend"))
 
 
+@pytest.mark.parametrize(
+    ("x_1", "n_1", "x_2", "n_2", "n_final", "p_1", "p_2"),
+    [(30, 100, 22, 100, 300, 0.35, 0.25), (60, 150, 45, 150, 300, 0.4, 0.3)],
+)
+def test_from_rates_by_patient_simulation(
+    x_1: int, n_1: int, x_2: int, n_2: int, n_final: int, p_1: float, p_2: float
+) -> None:
+    """Binomial second stage at the design rates, final pooled-variance z test.
+
+    The closed form treats the z statistic as Brownian motion, so besides 4 MCSE the
+    tolerance allows 0.01 for the normal approximation of the binomial test.
+    """
+    rng = np.random.default_rng(5)
+    res = ConditionalPower.from_rates(x_1, n_1, x_2, n_2, n_final, n_final, C, p_1=p_1, p_2=p_2)
+    assert res.cp_design is not None
+    k, m = 200_000, n_final - n_1
+    y1, y2 = x_1 + rng.binomial(m, p_1, k), x_2 + rng.binomial(m, p_2, k)
+    pooled = (y1 + y2) / (2 * n_final)
+    z = (y1 - y2) / n_final / np.sqrt(pooled * (1 - pooled) * 2 / n_final)
+    p = float((z >= C).mean())
+    assert abs(p - res.cp_design) < 4 * math.sqrt(p * (1 - p) / k) + 0.01
+
+
 def test_chw_cp_by_patient_simulation() -> None:
     """Enlarged stage 2 drawn at the current trend; CHW statistic from the stage-2 data."""
     rng = np.random.default_rng(3)
