@@ -19,21 +19,21 @@ def plot_sequential_binary(
     ax = _axes(ax)
     if kind == "boundaries":
         n = design.looks
-        fut = np.where(design.futility >= 0, design.futility, np.nan)
-        eff = np.where(design.efficacy <= n, design.efficacy, np.nan)
-        ax.fill_between(
-            n, -0.5, fut + 0.5, step="mid", color="C3", alpha=0.25, label="stop: futility"
-        )
-        ax.fill_between(
-            n, eff - 0.5, n + 0.5, step="mid", color="C2", alpha=0.25, label="stop: efficacy"
-        )
-        ax.plot(n, fut, "v", color="C3")
-        ax.plot(n, eff, "^", color="C2")
-        ax.plot(n, n, color="0.6", lw=0.8, ls=":", label="all responded")
+        fut, eff = design.futility, design.efficacy
+        lw = float(np.clip(240.0 / n.size, 2.0, 14.0))
+        last = n.size - 1
+        cont = np.where(np.arange(n.size) == last, np.nan, 1.0)
+        ax.vlines(n, fut + 0.5, (eff - 0.5) * cont, color="0.85", lw=lw, label="continue")
+        ax.vlines(n, -0.5, fut + 0.5, color="C3", lw=lw, alpha=0.7, label="stop: futility")
+        has_eff = eff <= n
+        ax.vlines(
+            n[has_eff], eff[has_eff] - 0.5, n[has_eff] + 0.5, color="C2", lw=lw, alpha=0.7,
+            label="stop: efficacy (at the end: success)",
+        )  # fmt: skip
         ax.set_xlabel("patients")
         ax.set_ylabel("responders")
         ax.set_title(design.label)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7, loc="upper left")
         return ax
     grid = np.linspace(0.0, 1.0, 101) if p is None else np.asarray(p, dtype=float)
     oc = design.oc(grid)
