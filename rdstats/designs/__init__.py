@@ -8,19 +8,24 @@ from rdstats.designs._bayes_single_arm import (
     predictive_probability,
     predictive_probability_design,
 )
+from rdstats.designs._conditional_power import conditional_power
+from rdstats.designs._conditional_power_result import ConditionalPower
 from rdstats.designs._design_search import DesignSearch, calibrate_bop2, search_predictive_design
 from rdstats.designs._one_arm import OneArmDesign
 from rdstats.designs._results import Boundary
 from rdstats.designs._rules import DecisionRule
 from rdstats.designs._sequential_binary import SequentialBinaryDesign
 from rdstats.designs._simon import SimonResult, SimonTwoStage, simon_two_stage
+from rdstats.designs._ssr import SSRResult, cui_hung_wang, promising_zone
 from rdstats.designs._two_arm import TwoArmDesign
 
 __all__ = [
     "Boundary",
+    "ConditionalPower",
     "DecisionRule",
     "DesignSearch",
     "OneArmDesign",
+    "SSRResult",
     "SequentialBinaryDesign",
     "SimonResult",
     "SimonTwoStage",
@@ -28,10 +33,13 @@ __all__ = [
     "bop2_cutoffs",
     "bop2_design",
     "calibrate_bop2",
+    "conditional_power",
+    "cui_hung_wang",
     "posterior_monitoring_design",
     "posterior_probability",
     "predictive_probability",
     "predictive_probability_design",
+    "promising_zone",
     "search_predictive_design",
     "simon_two_stage",
 ]

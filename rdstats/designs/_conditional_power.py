@@ -245,7 +245,7 @@ def conditional_power(
     --------
     Half-way through a trial with final one-sided 2.5% critical value 1.96:
 
-    >>> from rdstats.designs._conditional_power import conditional_power
+    >>> from rdstats.designs import conditional_power
     >>> round(conditional_power(1.5, 0.5, 1.96, theta="trend"), 4)
     0.5902
     >>> round(conditional_power(1.5, 0.5, 1.96, theta="design", delta=2.8016), 4)

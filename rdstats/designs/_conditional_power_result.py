@@ -76,7 +76,7 @@ class ConditionalPower:
 
         Examples
         --------
-        >>> from rdstats.designs._conditional_power_result import ConditionalPower
+        >>> from rdstats.designs import ConditionalPower
         >>> cp = ConditionalPower.from_z(1.5, 0.5, 1.96, delta=2.8016)
         >>> round(cp.cp_trend, 4), round(cp.cp_design, 4), round(cp.cp_null, 4)
         (0.5902, 0.7609, 0.1017)
@@ -157,7 +157,7 @@ class ConditionalPower:
 
         Examples
         --------
-        >>> from rdstats.designs._conditional_power_result import ConditionalPower
+        >>> from rdstats.designs import ConditionalPower
         >>> cp = ConditionalPower.from_means(2.0, 0.0, 6.0, 40, 40, 80, 80, 1.96, difference=3.0)
         >>> round(cp.z_interim, 4), cp.information_fraction
         (1.4907, 0.5)
@@ -225,7 +225,7 @@ class ConditionalPower:
 
         Examples
         --------
-        >>> from rdstats.designs._conditional_power_result import ConditionalPower
+        >>> from rdstats.designs import ConditionalPower
         >>> cp = ConditionalPower.from_rates(12, 20, 6, 20, 40, 40, 1.96, p_1=0.6, p_2=0.3)
         >>> round(cp.z_interim, 4), round(cp.cp_trend, 4)
         (1.9069, 0.8513)

@@ -102,7 +102,7 @@ def cui_hung_wang(z_1: ArrayLike, z_2: ArrayLike, information_fraction: float) -
 
     Examples
     --------
-    >>> from rdstats.designs._ssr import cui_hung_wang
+    >>> from rdstats.designs import cui_hung_wang
     >>> round(cui_hung_wang(1.2, 2.0, 0.5), 4)
     2.2627
     """
@@ -187,7 +187,7 @@ def promising_zone(
 
     Examples
     --------
-    >>> from rdstats.designs._ssr import promising_zone
+    >>> from rdstats.designs import promising_zone
     >>> res = promising_zone(1.2, 0.5, 1.96, n2=50, n2_max=150, cp_min=0.3, delta=2.8)
     >>> res.zone, res.n2_recommended
     ('promising', 150)
