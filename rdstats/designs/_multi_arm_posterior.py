@@ -45,7 +45,11 @@ class BetaTables:
     """Posterior tables per binary arm state, grown on demand.
 
     ``priors`` are the beta mixtures of the groups (0 = control, 1 = active arms);
-    ``deltas`` the margins δ for which shifted survival tables are kept.
+    ``deltas`` the margins δ for which comparison tables are kept. For each δ the
+    control's density is tabulated on a grid over the interval where
+    ``0 < S_k(x + δ) < 1`` can hold, ``[max(0, −δ), min(1, 1 − δ)]`` (so the integrand
+    has no kink inside a panel), the arm's survival at ``x + δ``, and the mass
+    ``F_c(−δ)`` below that interval (where ``S_k = 1``).
     """
 
     def __init__(
@@ -55,24 +59,26 @@ class BetaTables:
         self.n_max = int(n_max)
         self.deltas = tuple(sorted({float(d) for d in deltas}))
         self.x, self.w = legendre_grid(n_panels)
+        self._reset()
+
+    def _reset(self) -> None:
         side = self.n_max + 1
-        self.lookup = np.full(len(priors) * side * side, -1, dtype=np.int64)
         g = self.x.size
+        self.lookup = np.full(len(self.priors) * side * side, -1, dtype=np.int64)
         self.dens = np.empty((0, g))
         self.cdf = np.empty((0, g))
-        self.surv = {d: np.empty((0, g)) for d in self.deltas}
+        self.dens_d = {d: np.empty((0, g)) for d in self.deltas}
+        self.surv_d = {d: np.empty((0, g)) for d in self.deltas}
+        self.mass_d = {d: np.empty(0) for d in self.deltas}
         self.means = np.empty(0)
         self.n_rows = 0
 
     def __getstate__(self) -> dict[str, Any]:  # tables are rebuilt where they are used
-        state = self.__dict__.copy()
-        g = self.x.size
-        side = self.n_max + 1
-        state["lookup"] = np.full(len(self.priors) * side * side, -1, dtype=np.int64)
-        state["dens"], state["cdf"] = np.empty((0, g)), np.empty((0, g))
-        state["surv"] = {d: np.empty((0, g)) for d in self.deltas}
-        state["means"], state["n_rows"] = np.empty(0), 0
-        return state
+        return {k: self.__dict__[k] for k in ("priors", "n_max", "deltas", "x", "w")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._reset()
 
     def _components(self, group: int, n: IntArray, r: IntArray) -> tuple[Array, Array, Array]:
         logw, a, b = self.priors[group]
@@ -85,17 +91,27 @@ class BetaTables:
 
     def _add(self, group: int, n: IntArray, r: IntArray) -> None:
         w, a, b = self._components(group, n, r)
-        x = self.x[None, :, None]
         aa, bb, ww = a[:, None, :], b[:, None, :], w[:, None, :]
-        logpdf = (aa - 1) * np.log(x) + (bb - 1) * np.log1p(-x) - special.betaln(aa, bb)
-        dens = (ww * np.exp(logpdf)).sum(axis=2) * self.w
-        cdf = (ww * special.betainc(aa, bb, x)).sum(axis=2)
-        self.dens = np.concatenate([self.dens, dens])
-        self.cdf = np.concatenate([self.cdf, cdf])
+
+        def pdf(x: Array) -> Array:
+            xx = x[None, :, None]
+            logpdf = (aa - 1) * np.log(xx) + (bb - 1) * np.log1p(-xx) - special.betaln(aa, bb)
+            return np.asarray((ww * np.exp(logpdf)).sum(axis=2))
+
+        def cdf(x: Array, upper: bool = False) -> Array:
+            xx = np.clip(x, 0.0, 1.0)[None, :, None]
+            f = special.betaincc if upper else special.betainc
+            return np.asarray((ww * f(aa, bb, xx)).sum(axis=2))
+
+        self.dens = np.concatenate([self.dens, pdf(self.x) * self.w])
+        self.cdf = np.concatenate([self.cdf, cdf(self.x)])
         for d in self.deltas:
-            xs = np.clip(x + d, 0.0, 1.0)
-            sf = (ww * special.betaincc(aa, bb, xs)).sum(axis=2)
-            self.surv[d] = np.concatenate([self.surv[d], sf])
+            lo, hi = max(0.0, -d), min(1.0, 1.0 - d)
+            x = lo + (hi - lo) * self.x
+            self.dens_d[d] = np.concatenate([self.dens_d[d], pdf(x) * (hi - lo) * self.w])
+            self.surv_d[d] = np.concatenate([self.surv_d[d], cdf(x + d, upper=True)])
+            mass = cdf(np.array([lo]))[:, 0] if d < 0 else np.zeros(n.size)
+            self.mass_d[d] = np.concatenate([self.mass_d[d], mass])
         self.means = np.concatenate([self.means, (w * a / (a + b)).sum(axis=1)])
 
     def rows(self, group: int, n: IntArray, r: IntArray) -> IntArray:
@@ -118,14 +134,15 @@ class BetaTables:
 
     def prob_greater(self, rows_k: IntArray, rows_c: IntArray, delta: float) -> Array:
         """P(θ_k > θ_c + δ) per trial."""
-        surv = self.surv[float(delta)]
+        d = float(delta)
+        dens, surv, mass = self.dens_d[d], self.surv_d[d], self.mass_d[d]
         pair = rows_k * max(self.n_rows, 1) + rows_c
         uniq, inv = np.unique(pair, return_inverse=True)
         uk, uc = uniq // max(self.n_rows, 1), uniq % max(self.n_rows, 1)
         out = np.empty(uniq.size)
         for s in range(0, uniq.size, _CHUNK):
             sl = slice(s, s + _CHUNK)
-            out[sl] = np.einsum("ij,ij->i", self.dens[uc[sl]], surv[uk[sl]])
+            out[sl] = mass[uc[sl]] + np.einsum("ij,ij->i", dens[uc[sl]], surv[uk[sl]])
         return np.clip(out[inv.ravel()], 0.0, 1.0)
 
     def prob_best(self, rows: IntArray, active: NDArray[np.bool_]) -> Array:

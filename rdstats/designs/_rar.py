@@ -43,31 +43,33 @@ def _check_active(active: Any, n_arms: int | None = None) -> Mask:
 
 
 def cap_shares(q: Array, active: Mask, lower: float, upper: float) -> Array:
-    """Project shares ``q`` (rows summing to one over active arms) onto the box
-    ``[lower, upper]``: arms outside the box are fixed at the bound and the rest are
-    rescaled to the remaining mass, repeatedly (at most one pass per arm). Where the
-    box cannot hold the mass (``k * upper < 1`` with ``k`` active arms) the active arms
-    share equally; a row with no active arm stays zero."""
-    q = np.where(active, q, 0.0)
+    """Keep shares ``q`` (rows summing to one over active arms) within
+    ``[lower, upper]`` by rescaling: the capped shares are ``clip(λ q, lower, upper)``
+    with the factor ``λ`` (per row, found by bisection) that makes them sum to one, so
+    arms inside the box keep their ratios. Shares below 1e-12 count as 1e-12. Where the
+    box cannot hold the mass (``k * upper < 1`` or ``k * lower > 1`` with ``k`` active
+    arms) the active arms share equally; a row with no active arm stays zero."""
+    if lower <= 0.0 and upper >= 1.0:
+        return np.where(active, q, 0.0)
+    qq = np.where(active, np.maximum(q, 1e-12), 0.0)
     k = active.sum(axis=1, keepdims=True)
-    fixed = np.zeros_like(active)
-    for _ in range(active.shape[1]):
-        free = active & ~fixed
-        mass_fixed = np.where(fixed, q, 0.0).sum(axis=1, keepdims=True)
-        mass_free = np.where(free, q, 0.0).sum(axis=1, keepdims=True)
-        n_free = free.sum(axis=1, keepdims=True)
-        left = np.clip(1.0 - mass_fixed, 0.0, 1.0)
-        even = left / np.maximum(n_free, 1)
-        scaled = np.where(mass_free > 0, q * left / np.where(mass_free > 0, mass_free, 1.0), even)
-        q = np.where(free, scaled, q)
-        low, high = free & (q < lower), free & (q > upper)
-        if not (low.any() or high.any()):
-            break
-        q = np.where(low, lower, np.where(high, upper, q))
-        fixed |= low | high
+    lo = np.zeros((q.shape[0], 1))
+    hi = upper / np.where(active, qq, np.inf).min(axis=1, keepdims=True)
+    hi = np.where(np.isfinite(hi), hi, 1.0)
+
+    def total(lam: Array) -> Array:
+        return np.where(active, np.clip(lam * qq, lower, upper), 0.0).sum(axis=1, keepdims=True)
+
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        below = total(mid) < 1.0
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    out = np.where(active, np.clip(0.5 * (lo + hi) * qq, lower, upper), 0.0)
+    tot = out.sum(axis=1, keepdims=True)
+    out = np.where(tot > 0, out / np.where(tot > 0, tot, 1.0), 0.0)
     infeasible = (k * upper < 1.0 - 1e-12) | (k * lower > 1.0 + 1e-12)
     even = np.where(active, 1.0 / np.maximum(k, 1), 0.0)
-    return np.where(infeasible, even, q)
+    return np.where(infeasible, even, out)
 
 
 @dataclass(frozen=True)
