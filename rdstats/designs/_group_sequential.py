@@ -181,8 +181,10 @@ class GroupSequentialDesign:
                 )
             drift = gsb.drift_for_power(t, c, a, self.sided, 1 - self.beta, self.grid)
         h0_lower = a if self.binding_futility else none
-        rej, _ = gsb.rejection(t, c, h0_lower, self.sided, 0.0, self.grid)
-        cum = np.cumsum(rej)
+        h0 = gsb.rejection(t, c, h0_lower, self.sided, 0.0, self.grid)
+        if fut is None or self.binding_futility:  # H0 with futility obeyed: the same
+            self.__dict__["_cache_stage"] = {0.0: h0}
+        cum = np.cumsum(h0[0])
         object.__setattr__(self, "critical_values", _frozen(c))
         object.__setattr__(self, "futility_bounds", _frozen(a))
         object.__setattr__(self, "stage_levels", _frozen(stats.norm.sf(c)))
@@ -249,14 +251,20 @@ class GroupSequentialDesign:
         """Probabilities of rejecting H0 and of stopping for futility at each look when the
         drift is ``theta`` times the design alternative's (futility bounds obeyed)."""
         th = _real(theta, "theta")
-        return gsb.rejection(
-            self._t,
-            np.asarray(self.critical_values),
-            np.asarray(self.futility_bounds),
-            self.sided,
-            th * self.drift,
-            self.grid,
-        )
+        cache = self.__dict__.setdefault("_cache_stage", {})
+        if th not in cache:
+            if len(cache) > 64:
+                cache.clear()
+            cache[th] = gsb.rejection(
+                self._t,
+                np.asarray(self.critical_values),
+                np.asarray(self.futility_bounds),
+                self.sided,
+                th * self.drift,
+                self.grid,
+            )
+        rej, fut = cache[th]
+        return rej.copy(), fut.copy()
 
     def power(self, theta: float = 1.0) -> float:
         """Probability of rejecting H0 at drift ``theta`` (units of the alternative)."""

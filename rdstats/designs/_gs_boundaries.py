@@ -93,6 +93,26 @@ def _root(f: Callable[[float], float], lo: float, hi: float) -> float:
     return float(optimize.brentq(f, lo, hi, xtol=_XTOL, rtol=4 * np.finfo(float).eps))
 
 
+def _secant(f: Callable[[float], float], x0: float, x1: float) -> float | None:
+    """Root of a nearly linear ``f`` by secant steps (a few integrations where Brent's
+    method needs ten or more); None when the steps stall or wander, so that the caller
+    falls back to bracketing."""
+    f0 = f(x0)
+    for _ in range(12):
+        f1 = f(x1)
+        if abs(f1) < 1e-12:
+            return x1
+        if f1 == f0 or not np.isfinite(f1):
+            return None
+        step = f1 * (x1 - x0) / (f1 - f0)
+        x0, f0, x1 = x1, f1, x1 - step
+        if not (np.isfinite(x1) and 0 < x1 < 100):
+            return None
+        if abs(step) < 1e-10:  # the next step would be below 1e-15
+            return x1
+    return None
+
+
 def spending_upper(t: Array, alpha: float, spec: Any, sided: int, lower: Array, r: int) -> Array:
     """Critical values from an α-spending function (``lower``: binding futility bounds
     on the z scale, ``-inf`` where none; ignored for two-sided designs). Two-sided
@@ -149,6 +169,15 @@ def classical_upper(
         return float(up.sum() + (lo.sum() if sided == 2 else 0.0))
 
     start = stats.norm.isf(alpha / sided)
+    z_alpha = float(stats.norm.isf(alpha))
+
+    def probit_gap(scale: float) -> float:
+        return float(stats.norm.isf(max(total(scale), 1e-300))) - z_alpha
+
+    guess = start + 0.1 if isinstance(spec, HaybittlePeto) else start + 0.3
+    found = _secant(probit_gap, guess, guess + 0.1)
+    if found is not None:
+        return _classical_shape(spec, t, found)
     hi = start + 3.0
     while total(hi) > alpha:
         hi += 3.0
@@ -178,14 +207,27 @@ def rejection(
 def drift_for_power(
     t: Array, upper: Array, lower: Array, sided: int, power: float, r: int
 ) -> float:
-    """Drift (mean of Z at full information) at which the design has ``power``."""
+    """Drift (mean of Z at full information) at which the design has ``power``.
+
+    The power's probit is nearly linear in the drift (slope close to 1), so a secant
+    iteration on that scale converges in a few integrations; Brent's method on a
+    bracket takes over if it does not.
+    """
+
+    def probit_gap(d: float) -> float:
+        p = float(rejection(t, upper, lower, sided, d, r)[0].sum())
+        return float(stats.norm.ppf(min(max(p, 1e-300), 1 - 1e-16)) - target)
+
+    target = float(stats.norm.ppf(power))
+    d0 = max(float(upper[-1]) + target, 0.1)
+    found = _secant(probit_gap, d0, d0 + 0.1)
+    if found is not None:
+        return found
 
     def g(d: float) -> float:
         return float(rejection(t, upper, lower, sided, d, r)[0].sum()) - power
 
-    z = stats.norm.isf(1 - power)
-    start = max(float(upper[-1]) + z, 0.1)
-    lo, hi = 0.0, start * 1.5
+    lo, hi = 0.0, max(float(upper[-1]) + target, 0.1) * 1.5
     while g(hi) < 0:
         lo, hi = hi, hi * 2
     return float(optimize.brentq(g, lo, hi, xtol=1e-11, rtol=4 * np.finfo(float).eps))
@@ -260,10 +302,13 @@ def beta_spending(
         return float(a[-1] - c[-1])
 
     z = float(stats.norm.isf(alpha) + stats.norm.isf(beta))
-    lo, hi = 0.0, 1.5 * z
-    while gap(hi) < 0:
-        lo, hi = hi, hi * 2
-    drift = float(optimize.brentq(gap, lo, hi, xtol=1e-11, rtol=4 * np.finfo(float).eps))
+    found = _secant(gap, z * 1.02, z * 1.08)
+    if found is None:
+        lo, hi = 0.0, 1.5 * z
+        while gap(hi) < 0:
+            lo, hi = hi, hi * 2
+        found = float(optimize.brentq(gap, lo, hi, xtol=1e-11, rtol=4 * np.finfo(float).eps))
+    drift = found
     c, a = sweep(drift)
     a[-1] = c[-1]
     return c, a, drift

@@ -103,8 +103,11 @@ def propagate(
     """Grid and density x weight on ``(lo, hi)`` at the next look."""
     x_new, w_new = grid(drift * t_next, np.sqrt(t_next), lo, hi, r)
     sd = np.sqrt(dt)
-    u = (x_new[:, None] - x[None, :] - drift * dt) / sd
-    dens = np.exp(-0.5 * u * u) @ hw * (_INV_SQRT_2PI / sd)
+    u = np.subtract.outer(x_new * (1.0 / sd), (x + drift * dt) * (1.0 / sd))
+    np.square(u, out=u)
+    u *= -0.5
+    np.exp(u, out=u)  # in place: no temporaries of the (new x old) kernel matrix
+    dens = u @ hw * (_INV_SQRT_2PI / sd)
     return x_new, w_new * dens
 
 
