@@ -29,16 +29,52 @@ def rounded_counts(m: NDArray[np.int64], prob: Array) -> NDArray[np.int64]:
     return base + (rank < left[:, None])
 
 
-def _stage_counts(
-    design: Any, m: int, running: NDArray[np.bool_], prob: Array, rng: np.random.Generator
-) -> NDArray[np.int64]:
-    sizes = np.where(running, m, 0).astype(np.int64)
+def _stage(
+    design: Any,
+    m: int,
+    running: NDArray[np.bool_],
+    prob: Array,
+    theta: Array,
+    rng: np.random.Generator,
+) -> tuple[NDArray[np.int64], Array]:
+    """Patients and outcome sums per arm for one stage of ``m`` patients per trial.
+
+    Every trial draws the same random numbers whatever its state — one uniform per
+    patient for the randomisation and one uniform (binary) or standard normal per
+    patient for the outcome (a patient responds on arm ``a`` when ``u < θ_a``) — so the
+    stream does not depend on the design's decisions: designs and thresholds compared
+    with one seed see the same patients (common random numbers), trial by trial.
+    """
+    size, arms = prob.shape
+    u_arm = rng.random((size, m))
+    noise = (
+        rng.random((size, m)) if design.endpoint == "binomial" else rng.standard_normal((size, m))
+    )
     p = np.clip(prob, 0.0, None)
     tot = p.sum(axis=1, keepdims=True)
-    p = np.where(tot > 0, p / np.where(tot > 0, tot, 1.0), 1.0 / p.shape[1])
+    p = np.where(tot > 0, p / np.where(tot > 0, tot, 1.0), 1.0 / arms)
+    arm = np.zeros((size, m), dtype=np.int64)
     if design.randomization == "rounded":
-        return rounded_counts(sizes, p)
-    return np.asarray(rng.multinomial(sizes, p), dtype=np.int64)
+        cum = np.cumsum(rounded_counts(np.full(size, m, dtype=np.int64), p), axis=1)
+        slot = np.arange(m)[None, :]
+        for a in range(arms - 1):
+            arm += slot >= cum[:, a : a + 1]
+    else:
+        cum = np.cumsum(p, axis=1)
+        for a in range(arms - 1):
+            arm += u_arm >= cum[:, a : a + 1]
+    arm = np.where(running[:, None], arm, -1)
+    if design.endpoint == "binomial":
+        value = (noise < theta[np.maximum(arm, 0)]).astype(float)
+    else:
+        value = theta[np.maximum(arm, 0)] + design.sigma * noise
+    counts = np.zeros((size, arms), dtype=np.int64)
+    sums = np.zeros((size, arms))
+    for a in range(arms):
+        on = arm == a
+        counts[:, a] = on.sum(axis=1)
+        sums[:, a] = np.where(on, value, 0.0).sum(axis=1)
+    return counts, sums
 
 
 class _Posteriors:
@@ -99,11 +135,8 @@ def run_trials(
     for i, look in enumerate(looks):
         last = i == len(looks) - 1
         prob = rule.probabilities(active, p_best, n=prev, n_max=n_max)
-        counts = _stage_counts(design, look - prev, running, prob, rng)
-        if binary:
-            s += rng.binomial(counts, theta)
-        else:
-            s += rng.normal(counts * theta, np.sqrt(counts) * design.sigma)
+        counts, sums = _stage(design, look - prev, running, prob, theta, rng)
+        s += np.rint(sums).astype(np.int64) if binary else sums
         n += counts
         prev = look
         idx = np.flatnonzero(running)
