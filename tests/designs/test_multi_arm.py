@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, optimize, stats
 
+from rdstats.designs._calibrate import calibrate_threshold
 from rdstats.designs._multi_arm import MultiArmDesign
 from rdstats.designs._multi_arm_posterior import BetaTables
 from rdstats.designs._multi_arm_run import rounded_counts, run_trials
@@ -429,3 +430,79 @@ def test_bad_fixed_ratio_and_scenario() -> None:
         design.simulate({"p_control": [0.2], "p_1": [1.2]}, n_trials=10, rng=1, progress=False)
     with pytest.raises(ValueError, match="needs"):
         design.simulate({"theta": [0.2]}, n_trials=10, rng=1, progress=False)
+
+
+# -- calibration ------------------------------------------------------------------------------
+NULLS = {"p_control": [0.2, 0.4], "p_1": [0.2, 0.4], "p_2": [0.2, 0.4]}
+
+
+@pytest.mark.parametrize("stop_on_success", [True, False])
+def test_calibration_rethresholding_equals_resimulation(stop_on_success: bool) -> None:
+    design = MultiArmDesign(
+        2,
+        60,
+        FLAT,
+        looks=[20, 40],
+        allocation=ThompsonAllocation(min_allocation=0.1),
+        inferiority=0.05,
+        stop_on_success=stop_on_success,
+    )
+    cal = calibrate_threshold(design, NULLS, alpha=0.05, n_trials=3000, rng=7, progress=False)
+    assert 0.5 < cal.threshold < 1 and cal.type_i_error <= 0.05
+    assert cal.design.efficacy == cal.threshold
+    res = cal.design.simulate(NULLS, n_trials=3000, rng=7, progress=False)
+    assert res.outcomes is not None
+    for label, m in zip(res.scenarios.labels, cal.max_probs, strict=True):
+        part = res.outcomes[res.outcomes["scenario"] == label]
+        # same seed, same patients: trial by trial, success iff the stored maximum > c
+        np.testing.assert_array_equal(part["success"].to_numpy(), m > cal.threshold)
+    # the next lower candidate threshold would exceed alpha in some scenario
+    below = max(float(m[m < cal.threshold].max()) for m in cal.max_probs)
+    assert cal.type_i_error_at(below)["type_i_error"].max() > 0.05 - 1e-12 or below < 0.5
+
+
+def test_calibration_mcse_margin_and_result_surface() -> None:
+    design = MultiArmDesign(2, 60, FLAT, looks=[30])
+    grid = {"p_control": [0.3], "p_1": [0.3], "p_2": [0.3]}
+    plain = calibrate_threshold(design, grid, alpha=0.1, n_trials=2000, rng=3, progress=False)
+    safe = calibrate_threshold(
+        design, grid, alpha=0.1, n_trials=2000, rng=3, progress=False, mcse_margin=2.0
+    )
+    assert safe.threshold >= plain.threshold
+    assert safe.type_i_error + 2 * safe.mcse <= 0.1
+    errs = [plain.type_i_error_at(c)["type_i_error"].iloc[0] for c in (0.8, 0.9, 0.95, 0.99)]
+    assert errs == sorted(errs, reverse=True)
+    assert {"threshold", "type_i_error", "mcse"} <= set(plain.summary().columns)
+    assert json.dumps(plain.to_dict()) and "ThresholdCalibration" in plain._repr_html_()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    assert plain.plot() is not None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"alpha": 0.0}, ValueError, "alpha must be in \\(0, 1\\), got 0.0"),
+        ({"alpha": 1.2}, ValueError, "alpha must be in"),
+        ({"mcse_margin": -1.0}, ValueError, "mcse_margin must be a non-negative"),
+        (
+            {"scenarios": {"p_control": [0.2], "p_1": [0.4], "p_2": [0.2]}},
+            ValueError,
+            "is not null",
+        ),
+        ({"design": "design"}, TypeError, "design must be a MultiArmDesign"),
+    ],
+)
+def test_calibration_bad_input(kwargs: dict[str, Any], error: type, match: str) -> None:
+    args: dict[str, Any] = {
+        "design": MultiArmDesign(2, 30, FLAT),
+        "scenarios": {"p_control": [0.2], "p_1": [0.2], "p_2": [0.2]},
+        "alpha": 0.05,
+        "n_trials": 100,
+        "rng": 1,
+        "progress": False,
+    }
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        calibrate_threshold(**args)
