@@ -158,7 +158,8 @@ def calibrate_threshold(
     ----------
     design : MultiArmDesign
         Design whose efficacy threshold is calibrated (its other rules, allocation and
-        looks are kept).
+        looks are kept; per-look efficacy thresholds are replaced by the single
+        calibrated one).
     scenarios : ScenarioGrid, DataFrame or mapping
         Null scenarios (no arm better than control by more than ``delta``), e.g. a range
         of control rates.

@@ -113,6 +113,11 @@ class MultiArmDesign:
     squared error of its posterior mean effect ``θ_k − θ_c`` (:meth:`selection_summary`
     reports the RMSE).
 
+    Thompson allocation uses ``P(arm k is best)`` among the arms still enrolling (the
+    control excluded). Each patient has one uniform for the randomisation and one
+    uniform (or standard normal) for the outcome, drawn whatever the trial's state, so
+    designs simulated with one seed see the same patients (common random numbers).
+
     Posterior tail probabilities are computed without simulation: by composite
     Gauss-Legendre quadrature over the control posterior for beta mixtures,
     ``∫ f_c(x) S_k(x + δ) dx``, and in closed form for normal mixtures;
@@ -252,7 +257,7 @@ class MultiArmDesign:
                 object.__setattr__(self, name, _probability(v, name))
         for name in ("delta", "delta_futility", "equivalence_margin"):
             object.__setattr__(self, name, _number(getattr(self, name), name))
-        if self.endpoint_guess() == "binomial":
+        if isinstance(self.prior, BetaMixture):
             for name in ("delta", "delta_futility", "equivalence_margin"):
                 v = getattr(self, name)
                 if not -1.0 < v < 1.0:
@@ -262,9 +267,6 @@ class MultiArmDesign:
                 f"equivalence_margin must be positive with an equivalence rule, "
                 f"got {self.equivalence_margin!r}"
             )
-
-    def endpoint_guess(self) -> str:
-        return "binomial" if isinstance(self.prior, BetaMixture) else "normal"
 
     def efficacy_at(self, look: int) -> float:
         """Efficacy threshold at look ``look`` (0-based)."""
@@ -278,6 +280,7 @@ class MultiArmDesign:
 
     @property
     def n_looks(self) -> int:
+        """Number of analyses, the final one included."""
         return len(self.looks)  # type: ignore[arg-type]
 
     def _deltas(self) -> list[float]:
@@ -364,8 +367,8 @@ class MultiArmDesign:
                 for c in cols:
                     key = f"{c}_{arm}"
                     name = "n_mean" if c == "n" else ("allocation" if c == "alloc" else f"p_{c}")
-                    row[name] = val.get(key, np.nan if arm == "control" else None)
-                    row[f"{name}_mcse"] = se.get(key, np.nan if arm == "control" else None)
+                    row[name] = val.get(key, np.nan)
+                    row[f"{name}_mcse"] = se.get(key, np.nan)
                 rows.append(row)
         return pd.DataFrame(rows)
 

@@ -506,3 +506,48 @@ def test_calibration_bad_input(kwargs: dict[str, Any], error: type, match: str) 
     args.update(kwargs)
     with pytest.raises(error, match=match):
         calibrate_threshold(**args)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    k=st.integers(1, 3),
+    seed=st.integers(0, 2**32 - 1),
+    thompson=st.booleans(),
+    rounded=st.booleans(),
+    theta=st.lists(st.floats(0.0, 1.0), min_size=4, max_size=4),
+)
+def test_trial_invariants(
+    k: int, seed: int, thompson: bool, rounded: bool, theta: list[float]
+) -> None:
+    alloc = ThompsonAllocation(min_allocation=0.05) if thompson else FixedAllocation()
+    design = MultiArmDesign(
+        k,
+        40,
+        FLAT,
+        looks=[12, 24],
+        allocation=alloc,
+        efficacy=0.95,
+        inferiority=0.1,
+        futility=0.2,
+        delta_futility=0.1,
+        randomization="rounded" if rounded else "random",
+    )
+    out = run_trials(design, np.array(theta[: k + 1]), 50, np.random.default_rng(seed))
+    arms = np.column_stack([out["n_control"], *(out[f"n_{j}"] for j in range(1, k + 1))])
+    np.testing.assert_array_equal(arms.sum(axis=1), out["n_enrolled"])
+    looks = np.array(design.looks)
+    assert np.all(
+        out["n_enrolled"] == looks[np.where(out["stopped_at"] > 0, out["stopped_at"] - 1, 2)]
+    )
+    parts = sum(
+        out[f"{c}_{j}"]
+        for c in ("effective", "dropped", "equivalent", "inconclusive")
+        for j in range(1, k + 1)
+    )
+    np.testing.assert_allclose(parts, k)
+    sel = sum(out[f"selected_{j}"] for j in range(1, k + 1))
+    np.testing.assert_allclose(sel, 1.0)
+    alloc_sum = out["alloc_control"] + sum(out[f"alloc_{j}"] for j in range(1, k + 1))
+    np.testing.assert_allclose(alloc_sum, 1.0)
+    assert np.all(out["success"] == (sum(out[f"effective_{j}"] for j in range(1, k + 1)) > 0))
+    assert np.all((out["max_prob_efficacy"] >= 0) & (out["max_prob_efficacy"] <= 1))
