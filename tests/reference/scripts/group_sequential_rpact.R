@@ -87,6 +87,27 @@ design_case("asOF binding futility 0",
   list(kmax = 3, alpha = 0.025, spending = list(type = "OBrienFlemingSpending"),
        futility = c(0, 0), binding_futility = TRUE))
 
+design_case("OF non-binding futility 0",
+  list(kMax = 3, alpha = 0.025, typeOfDesign = "OF", futilityBounds = c(0, 0), bindingFutility = FALSE),
+  list(kmax = 3, alpha = 0.025, spending = list(type = "OBrienFleming"),
+       futility = c(0, 0), binding_futility = FALSE))
+design_case("asKD gamma=3 two-sided kmax=4",
+  list(kMax = 4, alpha = 0.05, sided = 2, typeOfDesign = "asKD", gammaA = 3),
+  list(kmax = 4, alpha = 0.05, sided = 2, spending = list(type = "KimDeMetsSpending", gamma = 3)))
+design_case("HP two-sided kmax=3", list(kMax = 3, alpha = 0.05, sided = 2, typeOfDesign = "HP"),
+  list(kmax = 3, alpha = 0.05, sided = 2, spending = list(type = "HaybittlePeto", z = 3)))
+design_case("WT delta=0.4 two-sided kmax=3",
+  list(kMax = 3, alpha = 0.05, sided = 2, typeOfDesign = "WT", deltaWT = 0.4),
+  list(kmax = 3, alpha = 0.05, sided = 2, spending = list(type = "WangTsiatis", delta = 0.4)))
+design_case("asUser two-sided kmax=3",
+  list(kMax = 3, alpha = 0.05, sided = 2, typeOfDesign = "asUser", userAlphaSpending = c(0.01, 0.03, 0.05)),
+  list(kmax = 3, alpha = 0.05, sided = 2,
+       spending = list(type = "UserSpending", values = c(0.01, 0.03, 0.05))))
+design_case("OF binding futility kmax=5",
+  list(kMax = 5, alpha = 0.025, typeOfDesign = "OF", futilityBounds = c(-1, 0, 0.5, 1), bindingFutility = TRUE),
+  list(kmax = 5, alpha = 0.025, spending = list(type = "OBrienFleming"),
+       futility = c(-1, 0, 0.5, 1), binding_futility = TRUE))
+
 # -- beta spending ------------------------------------------------------------------------------
 beta_case <- function(name, args, inputs) {
   d <- do.call(getDesignGroupSequential, args)
@@ -118,6 +139,18 @@ beta_case("asP + bsKD gamma=2 non-binding kmax=4",
   list(kmax = 4, alpha = 0.025, beta = 0.1, spending = list(type = "PocockSpending"),
        futility = list(type = "KimDeMetsSpending", gamma = 2), binding_futility = FALSE))
 
+beta_case("asHSD gamma=-2 + bsP binding kmax=4",
+  list(kMax = 4, alpha = 0.025, beta = 0.1, typeOfDesign = "asHSD", gammaA = -2,
+       typeBetaSpending = "bsP", bindingFutility = TRUE),
+  list(kmax = 4, alpha = 0.025, beta = 0.1, spending = list(type = "HwangShihDeCaniSpending", gamma = -2),
+       futility = list(type = "PocockSpending"), binding_futility = TRUE))
+beta_case("asP + bsHSD gamma=-2 unequal information rates",
+  list(kMax = 3, alpha = 0.025, beta = 0.2, typeOfDesign = "asP", informationRates = c(0.2, 0.5, 1),
+       typeBetaSpending = "bsHSD", gammaB = -2),
+  list(kmax = 3, alpha = 0.025, beta = 0.2, spending = list(type = "PocockSpending"),
+       information_rates = c(0.2, 0.5, 1),
+       futility = list(type = "HwangShihDeCaniSpending", gamma = -2), binding_futility = FALSE))
+
 # -- characteristics ------------------------------------------------------------------------------
 char_case <- function(name, args, inputs) {
   d <- do.call(getDesignGroupSequential, args)
@@ -142,6 +175,11 @@ char_case("characteristics P kmax=5",
 char_case("characteristics asOF two-sided kmax=4",
   list(kMax = 4, alpha = 0.05, beta = 0.2, sided = 2, typeOfDesign = "asOF", twoSidedPower = TRUE),
   list(kmax = 4, alpha = 0.05, beta = 0.2, sided = 2, spending = list(type = "OBrienFlemingSpending")))
+char_case("characteristics OF binding futility kmax=5",
+  list(kMax = 5, alpha = 0.025, beta = 0.2, typeOfDesign = "OF", futilityBounds = c(-1, 0, 0.5, 1),
+       bindingFutility = TRUE),
+  list(kmax = 5, alpha = 0.025, beta = 0.2, spending = list(type = "OBrienFleming"),
+       futility = c(-1, 0, 0.5, 1), binding_futility = TRUE))
 char_case("characteristics asOF futility 0 non-binding",
   list(kMax = 3, alpha = 0.025, beta = 0.2, typeOfDesign = "asOF", futilityBounds = c(0, 0)),
   list(kmax = 3, alpha = 0.025, beta = 0.2, spending = list(type = "OBrienFlemingSpending"),
