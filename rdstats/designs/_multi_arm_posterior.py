@@ -31,6 +31,12 @@ _HERMITE_NODES = 40
 _CHUNK = 4096
 
 
+def _log(w: Any) -> Array:
+    """log of mixture weights; a zero weight gives -inf (that component never counts)."""
+    with np.errstate(divide="ignore"):
+        return np.log(np.asarray(w, dtype=float))
+
+
 def legendre_grid(n_panels: int) -> tuple[Array, Array]:
     """Composite Gauss-Legendre nodes and weights on (0, 1)."""
     x0, w0 = special.roots_legendre(_NODES_PER_PANEL)
@@ -55,7 +61,7 @@ class BetaTables:
     def __init__(
         self, priors: Sequence[Any], n_max: int, deltas: Sequence[float], n_panels: int
     ) -> None:
-        self.priors = [(np.log(p.weights), np.asarray(p.a), np.asarray(p.b)) for p in priors]
+        self.priors = [(_log(p.weights), np.asarray(p.a), np.asarray(p.b)) for p in priors]
         self.n_max = int(n_max)
         self.deltas = tuple(sorted({float(d) for d in deltas}))
         self.x, self.w = legendre_grid(n_panels)
@@ -187,7 +193,7 @@ class NormalPosteriors:
         mean = (m0 / s0**2 + tot / s2) / prec
         var_sum = np.where(n > 0, n * n * s0**2 + n * s2, 1.0)
         resid = np.where(n > 0, tot - n * m0, 0.0)
-        lw = np.log(w0) - 0.5 * resid**2 / var_sum - 0.5 * np.log(var_sum)
+        lw = _log(w0) - 0.5 * resid**2 / var_sum - 0.5 * np.log(var_sum)
         lw -= lw.max(axis=1, keepdims=True)
         w = np.exp(lw)
         return w / w.sum(axis=1, keepdims=True), mean, 1.0 / np.sqrt(prec)

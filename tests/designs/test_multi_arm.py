@@ -551,3 +551,60 @@ def test_trial_invariants(
     np.testing.assert_allclose(alloc_sum, 1.0)
     assert np.all(out["success"] == (sum(out[f"effective_{j}"] for j in range(1, k + 1)) > 0))
     assert np.all((out["max_prob_efficacy"] >= 0) & (out["max_prob_efficacy"] <= 1))
+
+
+def test_process_pool_bit_identical_with_mixture_prior() -> None:
+    """Designs (with their cached tables) travel to worker processes; results equal the
+    serial run's. The zero-weight component must not warn."""
+    prior = BetaMixture([0.5, 0.5, 0.0], [1, 2, 3], [1, 2, 3])
+    design = MultiArmDesign(
+        2, 60, prior, looks=[20, 40], allocation=ThompsonAllocation(), inferiority=0.05
+    )
+    grid = {"p_control": [0.2, 0.3], "p_1": [0.2, 0.5], "p_2": [0.2, 0.3]}
+    kw: dict[str, Any] = {"n_trials": 2000, "rng": 4, "progress": False, "batch_size": 1000}
+    serial = design.simulate(grid, **kw)
+    pooled = design.simulate(grid, backend="processes", workers=2, **kw)
+    assert serial.compare(pooled) == []
+
+
+def test_normal_posterior_probabilities() -> None:
+    """Closed-form comparisons (incl. equivalence) against quad and P(best) against
+    direct draws from the mixture posteriors."""
+    from rdstats.designs._multi_arm_posterior import NormalPosteriors
+
+    prior_c = NormalMixture([0.6, 0.4], [0.0, 1.0], [0.5, 3.0], sigma=2.0)
+    prior = NormalMixture(1, 0.0, 10.0, sigma=2.0)
+    eng = NormalPosteriors([prior_c, prior], 2.0)
+    pc = eng.components(0, np.array([10.0]), np.array([4.0]))
+    pk = eng.components(1, np.array([12.0]), np.array([12.0]))
+    post_c = prior_c.posterior(mean=0.4, n=10)
+    post_k = prior.posterior(mean=1.0, n=12)
+    for d in (-0.3, 0.0, 0.3):
+        ref = integrate.quad(
+            lambda x, d=d: post_c.pdf(x) * post_k.sf(x + d), -8, 8, limit=400, epsabs=1e-13
+        )[0]
+        assert eng.prob_greater(pk, pc, d)[0] == pytest.approx(ref, abs=1e-9)
+    p2 = eng.components(1, np.array([8.0]), np.array([10.0]))
+    p3 = eng.components(1, np.array([5.0]), np.array([2.0]))
+    best = eng.prob_best([pk, p2, p3], np.ones((1, 3), dtype=bool))[0]
+    rng = np.random.default_rng(0)
+    draws = np.column_stack([rng.normal(p[1][0, 0], p[2][0, 0], 400_000) for p in (pk, p2, p3)])
+    freq = np.bincount(draws.argmax(axis=1), minlength=3) / 400_000
+    np.testing.assert_allclose(best, freq, atol=4e-3)
+    np.testing.assert_allclose(best.sum(), 1.0)
+
+
+def test_equivalence_rule_stops_identical_arms() -> None:
+    design = MultiArmDesign(
+        1,
+        400,
+        NormalMixture(1, 0.0, 10.0, sigma=1.0),
+        looks=[200],
+        efficacy=0.99,
+        equivalence=0.9,
+        equivalence_margin=0.5,
+    )
+    out = run_trials(design, np.array([0.0, 0.0]), 300, np.random.default_rng(2))
+    # SD of the difference at the interim is ~0.14: P(|diff| < 0.5) > 0.9 almost always
+    assert out["equivalent_1"].mean() > 0.95
+    assert np.mean(out["stopped_at"][out["equivalent_1"] == 1] == 1) > 0.9
