@@ -13,7 +13,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from rdstats.designs import _gs_boundaries as gsb
-from rdstats.designs._gs_kernels import DEFAULT_GRID
+from rdstats.designs._gs_kernels import DEFAULT_GRID, stopping_distribution
 from rdstats.designs._gs_results import (
     GroupSequentialCharacteristics,
     GroupSequentialSampleSize,
@@ -117,8 +117,12 @@ class GroupSequentialDesign:
     Simulation scenarios (:func:`rdstats.simulate.operating_characteristics`) have one
     parameter ``theta``, the drift in units of the design alternative: ``E[Z_k] =
     theta * drift * sqrt(t_k)`` (0 is H0, 1 the alternative with power ``1 - beta``).
-    Outcomes per trial are ``success``, ``stopped_at`` and ``n_enrolled`` (information
-    fraction used).
+    Outcomes per trial are ``success``, ``stopped_at``, ``n_enrolled`` (information
+    fraction used) and ``estimate``, the maximum-likelihood estimate of ``theta`` at
+    stopping, ``Z_k / (drift sqrt(t_k))`` (biased after early stopping; the engine
+    reports its bias and RMSE). ``method="exact"`` enumerates Simpson nodes of ``Z``
+    in each look's stopping regions, their weights rescaled to the regions' exact
+    probabilities.
 
     References
     ----------
@@ -386,18 +390,40 @@ class GroupSequentialDesign:
         return th == 0.0 if self.sided == 2 else th <= 0.0
 
     def _exact(self, params: Mapping[str, float]) -> tuple[dict[str, Any], Any]:
-        rej, fut = self.stage_probabilities(float(params["theta"]))
+        th = float(params["theta"])
+        rej, fut = self.stage_probabilities(th)
         k = self.kmax
-        fut = fut.copy()
-        fut[-1] = max(1.0 - rej.sum() - fut[:-1].sum(), 0.0)  # final non-rejection
-        looks = np.arange(1, k + 1)
-        stopped = np.where(looks == k, 0, looks)
+        exact = {(j, True): rej[j] for j in range(k)}
+        exact.update({(j, False): fut[j] for j in range(k - 1)})
+        exact[(k - 1, False)] = max(1.0 - rej.sum() - fut[:-1].sum(), 0.0)
+        pieces = stopping_distribution(
+            self._t,
+            np.asarray(self.critical_values),
+            np.asarray(self.futility_bounds),
+            th * self.drift,
+            self.sided == 2,
+            self.grid,
+        )
+        totals: dict[tuple[int, bool], float] = {}
+        for j, rejected, _, w in pieces:
+            totals[(j, rejected)] = totals.get((j, rejected), 0.0) + float(w.sum())
+        looks, success, z, weight = [], [], [], []
+        for j, rejected, nodes, w in pieces:
+            total = totals[(j, rejected)]
+            # weights rescaled to the region's probability from exact normal tails
+            weight.append(w * (exact[(j, rejected)] / total if total > 0 else 0.0))
+            looks.append(np.full(nodes.size, j))
+            success.append(np.full(nodes.size, rejected))
+            z.append(nodes)
+        look = np.concatenate(looks)
+        t = self._t
         outcomes = {
-            "success": np.concatenate([np.ones(k, bool), np.zeros(k, bool)]),
-            "stopped_at": np.concatenate([stopped, stopped]),
-            "n_enrolled": np.concatenate([self._t, self._t]),
+            "success": np.concatenate(success),
+            "stopped_at": np.where(look == k - 1, 0, look + 1),
+            "n_enrolled": t[look],
+            "estimate": np.concatenate(z) / (self.drift * np.sqrt(t[look])),
         }
-        return outcomes, np.concatenate([rej, fut])
+        return outcomes, np.concatenate(weight)
 
     def _simulate(
         self, params: Mapping[str, float], size: int, rng: np.random.Generator
@@ -417,6 +443,7 @@ class GroupSequentialDesign:
             "success": reject[rows, look],
             "stopped_at": np.where(look == self.kmax - 1, 0, look + 1),
             "n_enrolled": t[look],
+            "estimate": z[rows, look] / (self.drift * np.sqrt(t[look])),
         }
 
     def simulate(self, scenarios: Any, **kwargs: Any) -> Any:

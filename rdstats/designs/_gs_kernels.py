@@ -102,13 +102,55 @@ def propagate(
 ) -> tuple[Array, Array]:
     """Grid and density x weight on ``(lo, hi)`` at the next look."""
     x_new, w_new = grid(drift * t_next, np.sqrt(t_next), lo, hi, r)
+    return x_new, w_new * density(x, hw, x_new, drift, dt)
+
+
+def density(x: Array, hw: Array, x_new: Array, drift: float, dt: float) -> Array:
+    """Sub-density of the next look's score statistic at ``x_new``."""
     sd = np.sqrt(dt)
     u = np.subtract.outer(x_new * (1.0 / sd), (x + drift * dt) * (1.0 / sd))
     np.square(u, out=u)
     u *= -0.5
     np.exp(u, out=u)  # in place: no temporaries of the (new x old) kernel matrix
-    dens = u @ hw * (_INV_SQRT_2PI / sd)
-    return x_new, w_new * dens
+    return np.asarray(u @ hw * (_INV_SQRT_2PI / sd))
+
+
+def stopping_distribution(
+    t: Array, upper: Array, lower: Array, drift: float, two_sided: bool, r: int = DEFAULT_GRID
+) -> list[tuple[int, bool, Array, Array]]:
+    """Quadrature of the z statistic at stopping: ``(look, rejected, z nodes, weights)``
+    for every stopping region (above ``upper``, below ``lower`` or ``-upper`` for
+    two-sided designs, and the final non-rejection region). The weights are Simpson
+    weights times the sub-density; they sum to the region's probability up to the
+    quadrature error."""
+    k_max = t.size
+    pieces: list[tuple[int, bool, Array, Array]] = []
+    x = hw = np.zeros(0)
+    for k in range(k_max):
+        st = np.sqrt(t[k])
+        b = upper[k] * st
+        a = -b if two_sided else lower[k] * st
+        regions = [(b, np.inf, True), (-np.inf, a, two_sided)]
+        if k == k_max - 1:
+            regions = [(b, np.inf, True)]
+            regions += [(-np.inf, -b, True), (-b, b, False)] if two_sided else [(-np.inf, b, False)]
+        mean = drift * t[k]
+        dt = t[k] - (t[k - 1] if k else 0.0)
+        for lo, hi, rejected in regions:
+            if not lo < hi:
+                continue
+            nodes, w = grid(mean, st, lo, hi, r)
+            if k == 0:
+                dens = np.exp(-0.5 * ((nodes - mean) / st) ** 2) * (_INV_SQRT_2PI / st)
+            else:
+                dens = density(x, hw, nodes, drift, dt)
+            pieces.append((k, rejected, nodes / st, w * dens))
+        if k < k_max - 1:
+            if k == 0:
+                x, hw, _, _ = first_look(t[0], a, b, drift, r)
+            else:
+                x, hw = propagate(x, hw, t[k], a, b, drift, dt, r)
+    return pieces
 
 
 def crossing_probabilities(

@@ -18,7 +18,7 @@ from scipy import stats
 
 from rdstats.designs import _spending as sp
 from rdstats.designs._group_sequential import GroupSequentialDesign
-from rdstats.designs._gs_kernels import crossing_probabilities
+from rdstats.designs._gs_kernels import crossing_probabilities, stopping_distribution
 from rdstats.designs._gs_results import GroupSequentialCharacteristics, GroupSequentialSampleSize
 from rdstats.simulate import ScenarioGrid, operating_characteristics
 
@@ -213,6 +213,30 @@ def test_kernel_against_simulation_with_both_bounds() -> None:
     assert up.sum() + low.sum() == pytest.approx(1.0, abs=1e-8)
 
 
+@pytest.mark.parametrize("name", list(MC_DESIGNS))
+def test_stopping_distribution_quadrature(name: str) -> None:
+    """Simpson weights of the stopping regions sum to the exit probabilities."""
+    design = GroupSequentialDesign(**MC_DESIGNS[name])
+    rej, fut = design.stage_probabilities(0.7)
+    pieces = stopping_distribution(
+        np.asarray(design.information_rates),
+        np.asarray(design.critical_values),
+        np.asarray(design.futility_bounds),
+        0.7 * design.drift,
+        design.sided == 2,
+    )
+    k = design.kmax
+    got_rej = np.zeros(k)
+    got_fut = np.zeros(k)
+    for look, rejected, _, w in pieces:
+        (got_rej if rejected else got_fut)[look] += w.sum()
+    # Simpson on the log-spaced tail nodes: about 1e-5 relative (the engine rescales
+    # the weights to the exact region probabilities)
+    np.testing.assert_allclose(got_rej, rej, rtol=1e-4, atol=1e-9)
+    np.testing.assert_allclose(got_fut[:-1], fut[:-1], rtol=1e-4, atol=1e-9)
+    assert got_rej.sum() + got_fut.sum() == pytest.approx(1.0, abs=1e-6)
+
+
 @pytest.mark.parametrize("name", ["OF", "two-sided HSD", "beta-spending binding"])
 def test_engine_exact_equals_simulated(name: str) -> None:
     design = GroupSequentialDesign(**MC_DESIGNS[name])
@@ -220,8 +244,9 @@ def test_engine_exact_equals_simulated(name: str) -> None:
     exact = operating_characteristics(design, grid, method="exact").metrics
     mc = operating_characteristics(design, grid, n_trials=40_000, rng=3, progress=False).metrics
     merged = exact.merge(mc, on=["scenario", "metric"], suffixes=("_exact", "_mc"))
-    merged = merged[merged["metric"].isin(["p_success", "n_mean", "p_early_stop"])]
-    assert len(merged) == 9
+    keep = ["p_success", "n_mean", "p_early_stop", "estimate_mean", "bias", "rmse"]
+    merged = merged[merged["metric"].isin(keep)]
+    assert len(merged) == 18
     for row in merged.itertuples():
         assert abs(row.value_mc - row.value_exact) <= 4 * row.mcse_mc + 1e-12, row
 
@@ -230,7 +255,7 @@ def test_engine_outcomes_and_sample_size_design() -> None:
     design = GroupSequentialDesign(kmax=3, spending="asOF", futility=(0.0, 0.5))
     out, w = design._exact({"theta": 1.0})
     assert w.sum() == pytest.approx(1.0, abs=1e-12)
-    assert set(out) == {"success", "stopped_at", "n_enrolled"}
+    assert set(out) == {"success", "stopped_at", "n_enrolled", "estimate"}
     ss = design.sample_size_means(0.5, 1.0)
     grid = ScenarioGrid.cartesian(theta=[0.0, 1.0])
     res = operating_characteristics(ss, grid, method="exact").metrics
