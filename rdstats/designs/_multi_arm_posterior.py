@@ -29,6 +29,7 @@ IntArray = NDArray[np.int64]
 _NODES_PER_PANEL = 8
 _HERMITE_NODES = 40
 _CHUNK = 4096
+MAX_ROWS = 50_000  # cached binary states (~0.2 GB of tables per margin at 512 nodes)
 
 
 def _log(w: Any) -> Array:
@@ -68,9 +69,9 @@ class BetaTables:
         self._reset()
 
     def _reset(self) -> None:
-        side = self.n_max + 1
         g = self.x.size
-        self.lookup = np.full(len(self.priors) * side * side, -1, dtype=np.int64)
+        self.keys = np.empty(0, dtype=np.int64)  # sorted state keys ...
+        self.key_rows = np.empty(0, dtype=np.int64)  # ... and their table rows
         self.dens = np.empty((0, g))
         self.cdf = np.empty((0, g))
         self.dens_d = {d: np.empty((0, g)) for d in self.deltas}
@@ -124,16 +125,26 @@ class BetaTables:
         """Table rows of the states ``(n, r)`` of one group (created when missing)."""
         side = self.n_max + 1
         key = (group * side + np.asarray(n, dtype=np.int64)) * side + np.asarray(r, np.int64)
-        idx = self.lookup[key]
-        missing = idx < 0
-        if missing.any():
-            new = np.unique(key[missing])
+        pos = np.minimum(np.searchsorted(self.keys, key), max(self.keys.size - 1, 0))
+        found = self.keys[pos] == key if self.keys.size else np.zeros(key.shape, dtype=bool)
+        if not found.all():
+            new = np.unique(key[~found])
             nn, rr = (new // side) % side, new % side
-            self.lookup[new] = np.arange(self.n_rows, self.n_rows + new.size)
+            rows = np.arange(self.n_rows, self.n_rows + new.size)
             self.n_rows += new.size
             self._add(group, nn, rr)
-            idx = self.lookup[key]
-        return idx
+            keys = np.concatenate([self.keys, new])
+            order = np.argsort(keys, kind="stable")
+            self.keys = keys[order]
+            self.key_rows = np.concatenate([self.key_rows, rows])[order]
+            pos = np.searchsorted(self.keys, key)
+        return np.asarray(self.key_rows[pos])
+
+    def trim(self, max_rows: int = MAX_ROWS) -> None:
+        """Drop every table when more than ``max_rows`` states are cached (call only
+        between looks: rows handed out before are invalid afterwards)."""
+        if self.n_rows > max_rows:
+            self._reset()
 
     def mean(self, rows: IntArray) -> Array:
         return self.means[rows]

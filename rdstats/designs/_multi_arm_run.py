@@ -86,6 +86,7 @@ class _Posteriors:
         k = design.n_arms
         if self.binary:
             eng = self.engine
+            eng.trim()
             self.c = eng.rows(0, n[idx, 0], s[idx, 0].astype(np.int64))
             self.k = [eng.rows(1, n[idx, j], s[idx, j].astype(np.int64)) for j in range(1, k + 1)]
         else:

@@ -608,3 +608,33 @@ def test_equivalence_rule_stops_identical_arms() -> None:
     # SD of the difference at the interim is ~0.14: P(|diff| < 0.5) > 0.9 almost always
     assert out["equivalent_1"].mean() > 0.95
     assert np.mean(out["stopped_at"][out["equivalent_1"] == 1] == 1) > 0.9
+
+
+def test_table_cache_trimming_leaves_results_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    design = MultiArmDesign(
+        2,
+        60,
+        FLAT,
+        looks=[20, 40],
+        allocation=ThompsonAllocation(),
+        inferiority=0.05,
+        futility=0.1,
+        delta_futility=0.1,
+    )
+    theta = np.array([0.2, 0.4, 0.3])
+    ref = run_trials(design, theta, 500, np.random.default_rng(8))
+    fresh = MultiArmDesign(
+        2,
+        60,
+        FLAT,
+        looks=[20, 40],
+        allocation=ThompsonAllocation(),
+        inferiority=0.05,
+        futility=0.1,
+        delta_futility=0.1,
+    )
+    original = BetaTables.trim
+    monkeypatch.setattr(BetaTables, "trim", lambda self, max_rows=0: original(self, 0))
+    out = run_trials(fresh, theta, 500, np.random.default_rng(8))
+    for k, v in ref.items():
+        np.testing.assert_array_equal(out[k], v, err_msg=k)
