@@ -208,8 +208,11 @@ class GroupSequentialDesign:
         if not 0 < alpha < top:
             raise ValueError(f"alpha must lie in (0, {top}) for sided={self.sided}, got {alpha}")
         beta = _real(self.beta, "beta")
-        if not 0 < beta < 1 - alpha / self.sided:
-            raise ValueError(f"beta must lie in (0, 1 - alpha), got {beta}")
+        if not 0 < beta < 1 - alpha:
+            raise ValueError(
+                f"beta must lie in (0, 1 - alpha) = (0, {1 - alpha:g}) (power above alpha), "
+                f"got {beta}"
+            )
         object.__setattr__(self, "alpha", alpha)
         object.__setattr__(self, "beta", beta)
         object.__setattr__(self, "spending", as_boundary(self.spending, "spending"))

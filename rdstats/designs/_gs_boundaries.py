@@ -261,10 +261,9 @@ def beta_spending(
     k_max = t.size
     b_cum = spent(beta_spec, t, beta)
     b_inc = np.diff(np.concatenate([[0.0], b_cum]))
-    a_cum = spent(alpha_spec, t, alpha)
-    a_inc = np.diff(np.concatenate([[0.0], a_cum]))
     none = np.full(k_max, -np.inf)
     fixed_upper = None if binding else upper_bounds(t, alpha, alpha_spec, 1, none, r)
+    a_inc = np.diff(np.concatenate([[0.0], spent(alpha_spec, t, alpha)])) if binding else none
 
     def sweep(drift: float) -> tuple[Array, Array]:
         c = np.empty(k_max)

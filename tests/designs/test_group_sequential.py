@@ -343,6 +343,24 @@ def test_binding_futility_lowers_critical_values() -> None:
     assert bound.critical_values[0] == pytest.approx(free.critical_values[0], abs=1e-12)
 
 
+def test_edge_designs() -> None:
+    """Looks that spend nothing never stop; one look is the fixed design; non-binding
+    β-spending works with classical boundaries too (rpact allows it for α-spending only)."""
+    user = GroupSequentialDesign(kmax=3, spending=sp.UserSpending([0.0, 0.01, 0.025]))
+    assert user.critical_values[0] == np.inf
+    out, w = user._exact({"theta": 1.0})
+    assert w[out["stopped_at"] == 1].sum() == 0.0
+    assert w.sum() == pytest.approx(1.0, abs=1e-12)
+    for spending in ("OF", "HP", "asOF"):
+        one = GroupSequentialDesign(kmax=1, spending=spending)
+        assert one.critical_values[0] == pytest.approx(stats.norm.isf(0.025), abs=1e-9)
+        assert one.drift == pytest.approx(stats.norm.isf(0.025) + stats.norm.isf(0.2), abs=1e-9)
+    hp = GroupSequentialDesign(kmax=3, spending="HP", futility="asOF")
+    np.testing.assert_allclose(hp.critical_values[:2], 3.0)
+    assert hp.power(1.0) == pytest.approx(0.8, abs=1e-7)
+    assert hp.futility_bounds[-1] == hp.critical_values[-1]
+
+
 def test_two_sided_is_symmetric() -> None:
     design = GroupSequentialDesign(kmax=3, alpha=0.05, sided=2, spending="OF")
     assert design.power(-1.0) == pytest.approx(design.power(1.0), abs=1e-10)
@@ -422,6 +440,7 @@ def test_effect_scale_directions() -> None:
         ({"alpha": 0.6}, ValueError, "alpha"),
         ({"alpha": "0.05"}, TypeError, "alpha"),
         ({"beta": 0.99}, ValueError, "beta"),
+        ({"alpha": 0.9, "sided": 2}, ValueError, "beta"),
         ({"sided": 3}, ValueError, "sided"),
         ({"spending": "XX"}, ValueError, "spending"),
         ({"spending": 3}, TypeError, "spending"),
