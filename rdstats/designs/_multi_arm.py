@@ -11,13 +11,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rdstats.designs._multi_arm_run import mean_outcome_names, run_trials
+from rdstats.designs._multi_arm_run import exact_outcomes, mean_outcome_names, run_trials
 from rdstats.designs._rar import FixedAllocation, ThompsonAllocation
 from rdstats.priors import BetaMixture, NormalMixture
 
 __all__ = ["MultiArmDesign"]
 
 _RANDOMIZATION = ("random", "rounded")
+_MAX_EXACT = 2_000_000
 
 
 def _probability(value: Any, name: str) -> float:
@@ -112,6 +113,10 @@ class MultiArmDesign:
     the largest among inconclusive arms, else among all; ``mse_selected`` is the
     squared error of its posterior mean effect ``θ_k − θ_c`` (:meth:`selection_summary`
     reports the RMSE).
+
+    ``method="exact"`` enumerates every outcome of a binary design without adaptation
+    (one look, ``FixedAllocation``, ``randomization="rounded"``): the product-binomial
+    probabilities of all responder counts, decided by the same rules (MCSE 0).
 
     Thompson allocation uses ``P(arm k is best)`` among the arms still enrolling (the
     control excluded). Each patient has one uniform for the randomisation and one
@@ -342,6 +347,31 @@ class MultiArmDesign:
         self, params: Mapping[str, float], size: int, rng: np.random.Generator
     ) -> dict[str, Any]:
         return run_trials(self, self._theta(params), int(size), rng)
+
+    def _exact(self, params: Mapping[str, float]) -> tuple[dict[str, Any], np.ndarray]:
+        if not (
+            self.endpoint == "binomial"
+            and self.n_looks == 1
+            and isinstance(self.allocation, FixedAllocation)
+            and self.randomization == "rounded"
+        ):
+            raise TypeError(
+                "method='exact' needs a binary design with one look, FixedAllocation and "
+                "randomization='rounded' (no adaptation); use method='monte_carlo'"
+            )
+        size = int(np.prod([m + 1 for m in self._arm_sizes()]))
+        if size > _MAX_EXACT:
+            raise ValueError(
+                f"exact enumeration needs {size} outcomes (more than {_MAX_EXACT}); "
+                "use method='monte_carlo'"
+            )
+        return exact_outcomes(self, self._theta(params))
+
+    def _arm_sizes(self) -> np.ndarray:
+        from rdstats.designs._multi_arm_run import rounded_counts
+
+        prob = self.allocation.probabilities(np.ones((1, self.n_arms), dtype=bool))
+        return rounded_counts(np.array([self.n_max], dtype=np.int64), prob)[0]
 
     def simulate(self, scenarios: Any, **kwargs: Any) -> Any:
         """Operating characteristics over a scenario grid (see

@@ -80,7 +80,9 @@ def _stage(
 class _Posteriors:
     """Per-look posterior evaluation for the running trials (binary or normal)."""
 
-    def __init__(self, design: Any, n: NDArray[np.int64], s: Array, idx: NDArray[np.intp]):
+    def __init__(
+        self, design: Any, n: NDArray[np.int64], s: NDArray[Any], idx: NDArray[np.intp]
+    ) -> None:
         self.engine = design._posterior_engine()
         self.binary = design.endpoint == "binomial"
         k = design.n_arms
@@ -106,6 +108,30 @@ class _Posteriors:
     def means(self) -> Array:
         eng = self.engine
         return np.column_stack([eng.mean(self.c), *(eng.mean(a) for a in self.k)])
+
+
+def decide(
+    design: Any, post: _Posteriors, act: NDArray[np.bool_], look: int, efficacy_off: bool
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_], Array]:
+    """Arms declared effective, equivalent and dropped at look ``look`` (0-based) among
+    the active arms ``act``, and each trial's largest superiority probability."""
+    p_sup = post.greater(design.delta)
+    p_max = np.where(act, p_sup, 0.0).max(axis=1)
+    threshold = np.inf if efficacy_off else design.efficacy_at(look)
+    eff = act & (p_sup > threshold)
+    rest = act & ~eff
+    equiv = np.zeros_like(rest)
+    if design.equivalence is not None:
+        m = design.equivalence_margin
+        p_eq = post.greater(-m) - post.greater(m)
+        equiv = rest & (p_eq > design.equivalence)
+    drop = np.zeros_like(rest)
+    if design.inferiority is not None:
+        drop |= post.greater(0.0) < design.inferiority
+    if design.futility is not None:
+        drop |= post.greater(design.delta_futility) < design.futility
+    drop &= rest & ~equiv
+    return eff, equiv, drop, p_max
 
 
 def run_trials(
@@ -143,24 +169,11 @@ def run_trials(
         idx = np.flatnonzero(running)
         if idx.size == 0:
             break
-        post = _Posteriors(design, n, s, idx)
         act = active[idx]
-        p_sup = post.greater(design.delta)
-        max_prob[idx] = np.maximum(max_prob[idx], np.where(act, p_sup, 0.0).max(axis=1))
-        threshold = np.inf if efficacy_off else design.efficacy_at(i)
-        eff = act & (p_sup > threshold)
-        rest = act & ~eff
-        equiv = np.zeros_like(rest)
-        if design.equivalence is not None:
-            m = design.equivalence_margin
-            p_eq = post.greater(-m) - post.greater(m)
-            equiv = rest & (p_eq > design.equivalence)
-        drop = np.zeros_like(rest)
-        if design.inferiority is not None:
-            drop |= post.greater(0.0) < design.inferiority
-        if design.futility is not None:
-            drop |= post.greater(design.delta_futility) < design.futility
-        drop &= rest & ~equiv
+        eff, equiv, drop, p_max = decide(
+            design, _Posteriors(design, n, s, idx), act, i, efficacy_off
+        )
+        max_prob[idx] = np.maximum(max_prob[idx], p_max)
         sub = concl[idx]
         sub[eff], sub[equiv], sub[drop] = EFFECTIVE, EQUIVALENT, DROPPED
         concl[idx] = sub
@@ -228,6 +241,33 @@ def _outcomes(
         out[f"n_{a}"] = n[:, j + 1]
         out[f"alloc_{a}"] = n[:, j + 1] / np.maximum(total, 1)
     return out
+
+
+def exact_outcomes(design: Any, theta: Array) -> tuple[dict[str, Any], Array]:
+    """Every outcome of a one-look binary design with fixed, balanced (``"rounded"``)
+    allocation and its probability: all responder counts ``(r_c, r_1, ..., r_K)`` with
+    product-binomial weights, decided by the same rules as the simulation."""
+    from scipy import stats
+
+    k = design.n_arms
+    ones = np.ones((1, k), dtype=bool)
+    prob = design.allocation.probabilities(ones)
+    n_arm = rounded_counts(np.array([design.n_max], dtype=np.int64), prob)[0]
+    grids = np.meshgrid(*(np.arange(m + 1) for m in n_arm), indexing="ij")
+    s = np.column_stack([g.ravel() for g in grids]).astype(np.int64)
+    size = s.shape[0]
+    weights = np.ones(size)
+    for a in range(k + 1):
+        weights *= stats.binom.pmf(s[:, a], n_arm[a], theta[a])
+    n = np.tile(n_arm, (size, 1))
+    act = np.ones((size, k), dtype=bool)
+    eff, equiv, drop, p_max = decide(
+        design, _Posteriors(design, n, s, np.arange(size)), act, 0, False
+    )
+    concl = np.zeros((size, k), dtype=np.int8)
+    concl[eff], concl[equiv], concl[drop] = EFFECTIVE, EQUIVALENT, DROPPED
+    stopped = np.zeros(size, dtype=np.int64)
+    return _outcomes(design, theta, n, s.astype(float), concl, stopped, p_max), weights
 
 
 def mean_outcome_names(n_arms: int) -> tuple[str, ...]:

@@ -638,3 +638,46 @@ def test_table_cache_trimming_leaves_results_unchanged(monkeypatch: pytest.Monke
     out = run_trials(fresh, theta, 500, np.random.default_rng(8))
     for k, v in ref.items():
         np.testing.assert_array_equal(out[k], v, err_msg=k)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in cases("exact_oc") if c.values[0]["inputs"]["randomization"] == "rounded"],
+)
+def test_exact_method_equals_reference(case: dict[str, Any]) -> None:
+    i = case["inputs"]
+    res = operating_characteristics(
+        one_look_design(i), {"p_control": [i["p_control"]], "p_1": [i["p_1"]]}, method="exact"
+    )
+    got = res.metric("p_success")["value"].iloc[0]
+    assert got == pytest.approx(case["expected"], abs=1e-9)
+
+
+def test_exact_method_three_arms_against_monte_carlo() -> None:
+    design = MultiArmDesign(2, 36, FLAT, efficacy=0.95, inferiority=0.2, randomization="rounded")
+    grid = {"p_control": [0.2], "p_1": [0.5], "p_2": [0.3]}
+    exact = operating_characteristics(design, grid, method="exact").summary(wide=True).iloc[0]
+    mc = design.simulate(grid, n_trials=20_000, rng=21, progress=False)
+    wide = mc.summary(wide=True).iloc[0]
+    for name in (
+        "p_success",
+        "effective_1",
+        "effective_2",
+        "dropped_2",
+        "selected_1",
+        "best_selected",
+    ):
+        assert within_mc(wide[name], exact[name], 20_000), name
+    assert exact["enumerated_mass"] == pytest.approx(1.0)
+    assert exact["n_mean"] == pytest.approx(36) and exact["alloc_control"] == pytest.approx(1 / 3)
+
+
+def test_exact_method_refuses_adaptive_designs() -> None:
+    grid = {"p_control": [0.2], "p_1": [0.5]}
+    for design in (
+        MultiArmDesign(1, 20, FLAT, looks=[10], randomization="rounded"),
+        MultiArmDesign(1, 20, FLAT),
+        MultiArmDesign(1, 20, FLAT, allocation=ThompsonAllocation(), randomization="rounded"),
+    ):
+        with pytest.raises(TypeError, match="method='exact' needs"):
+            operating_characteristics(design, grid, method="exact")
