@@ -91,6 +91,13 @@ class GroupSequentialDesign:
     binding_futility : bool
         Whether futility bounds are binding, i.e. included in the type I error
         calculation (critical values are lower); non-binding bounds are ignored there.
+    two_sided_power : bool
+        Two-sided designs only: power (which sizes the design) is the probability of
+        rejecting in either direction (True), or, as in rpact's default, of rejecting
+        above the upper boundary, the fixed-sample reference then being
+        ``z_{1-alpha/2} + z_{1-beta}`` (False). The two differ by about 1e-6 in the
+        drift at usual error rates. Simulated and exact operating characteristics always
+        count rejections in either direction.
     grid : int
         Jennison-Turnbull grid parameter ``r`` of the numerical integration (at most
         ``12 r - 1`` points per look; see :mod:`rdstats.designs._gs_kernels`).
@@ -154,6 +161,7 @@ class GroupSequentialDesign:
     information_rates: Any = None
     futility: Any = None
     binding_futility: bool = False
+    two_sided_power: bool = False
     grid: int = DEFAULT_GRID
     critical_values: Array = field(init=False, repr=False)
     futility_bounds: Array = field(init=False, repr=False)
@@ -184,7 +192,10 @@ class GroupSequentialDesign:
                     f"futility bounds {list(a[:-1])} must lie below the critical values "
                     f"{list(np.round(c[:-1], 4))}"
                 )
-            drift = gsb.drift_for_power(t, c, a, self.sided, 1 - self.beta, self.grid)
+            if self._one_sided_power:  # rejections above the upper boundary only
+                drift = gsb.drift_for_power(t, c, -c, 1, 1 - self.beta, self.grid)
+            else:
+                drift = gsb.drift_for_power(t, c, a, self.sided, 1 - self.beta, self.grid)
         h0_lower = a if self.binding_futility else none
         h0 = gsb.rejection(t, c, h0_lower, self.sided, 0.0, self.grid)
         if fut is None or self.binding_futility:  # H0 with futility obeyed: the same
@@ -217,8 +228,9 @@ class GroupSequentialDesign:
         object.__setattr__(self, "beta", beta)
         object.__setattr__(self, "spending", as_boundary(self.spending, "spending"))
         object.__setattr__(self, "information_rates", _check_rates(self.information_rates, int(k)))
-        if not isinstance(self.binding_futility, (bool, np.bool_)):
-            raise TypeError(f"binding_futility must be a bool, got {self.binding_futility!r}")
+        for name in ("binding_futility", "two_sided_power"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
         g = self.grid
         if isinstance(g, bool) or not isinstance(g, (int, np.integer)) or not 4 <= g <= 1000:
             raise ValueError(f"grid must be an integer from 4 to 1000, got {g!r}")
@@ -274,13 +286,26 @@ class GroupSequentialDesign:
         rej, fut = cache[th]
         return rej.copy(), fut.copy()
 
+    @property
+    def _one_sided_power(self) -> bool:
+        return self.sided == 2 and not self.two_sided_power
+
+    def _power_by_look(self, theta: float) -> Array:
+        if self._one_sided_power:  # rejections above the upper boundary, as rpact's default
+            c = np.asarray(self.critical_values)
+            return gsb.rejection(self._t, c, -c, 1, theta * self.drift, self.grid)[0]
+        return self.stage_probabilities(theta)[0]
+
     def power(self, theta: float = 1.0) -> float:
-        """Probability of rejecting H0 at drift ``theta`` (units of the alternative)."""
-        return float(self.stage_probabilities(theta)[0].sum())
+        """Power at drift ``theta`` (units of the alternative): the probability of
+        rejecting H0 (see ``two_sided_power`` for two-sided designs)."""
+        return float(self._power_by_look(_real(theta, "theta")).sum())
 
     @property
     def fixed_drift(self) -> float:
         """Drift of the fixed-sample design with the same α and β."""
+        if self._one_sided_power:
+            return gsb.fixed_drift(self.alpha / 2, self.beta, 1)
         return gsb.fixed_drift(self.alpha, self.beta, self.sided)
 
     @property
@@ -297,7 +322,8 @@ class GroupSequentialDesign:
 
     def characteristics(self) -> GroupSequentialCharacteristics:
         """Drift, inflation factor, power by look and average sample numbers."""
-        rej1, fut1 = self.stage_probabilities(1.0)
+        rej1 = self._power_by_look(1.0)
+        fut1 = self.stage_probabilities(1.0)[1]
         rej0, fut0 = self.stage_probabilities(0.0)
         asn = {th: self.expected_information(th) * self.inflation_factor for th in (0, 0.5, 1)}
         return GroupSequentialCharacteristics(
@@ -365,6 +391,7 @@ class GroupSequentialDesign:
             "information_rates": list(self.information_rates),
             "futility": fut.to_dict() if isinstance(fut, _Spending) else fut and list(fut),
             "binding_futility": bool(self.binding_futility),
+            "two_sided_power": bool(self.two_sided_power),
             "grid": int(self.grid),
         }
 

@@ -49,6 +49,7 @@ def design_from(inputs: dict[str, Any]) -> GroupSequentialDesign:
         information_rates=inputs.get("information_rates"),
         futility=fut,
         binding_futility=inputs.get("binding_futility", False),
+        two_sided_power=inputs.get("two_sided_power", False),
     )
 
 
@@ -106,8 +107,13 @@ def test_rpact_reference(case: dict[str, Any]) -> None:
         if key == "futility_bounds" and np.all(exp == -6):  # rpact's code for "none"
             assert design.futility is None
             continue
+        tol = case["tolerance"]
         np.testing.assert_allclose(
-            got[key], exp, rtol=0, atol=case["tolerance"]["abs"], err_msg=f"{case['name']}: {key}"
+            got[key],
+            exp,
+            rtol=tol.get("rel", 0.0),
+            atol=tol["abs"],
+            err_msg=f"{case['name']}: {key}",
         )
 
 
@@ -363,8 +369,14 @@ def test_edge_designs() -> None:
 
 def test_two_sided_is_symmetric() -> None:
     design = GroupSequentialDesign(kmax=3, alpha=0.05, sided=2, spending="OF")
-    assert design.power(-1.0) == pytest.approx(design.power(1.0), abs=1e-10)
-    assert design.power(0.0) == pytest.approx(0.05, abs=1e-9)
+    up = design.stage_probabilities(1.0)[0]
+    np.testing.assert_allclose(design.stage_probabilities(-1.0)[0], up, atol=1e-12)
+    assert design.stage_probabilities(0.0)[0].sum() == pytest.approx(0.05, abs=1e-9)
+    both = GroupSequentialDesign(kmax=3, alpha=0.05, sided=2, two_sided_power=True)
+    assert both.power(-1.0) == pytest.approx(both.power(1.0), abs=1e-10)
+    assert both.power(1.0) == pytest.approx(0.8, abs=1e-9)
+    assert design.power(1.0) == pytest.approx(0.8, abs=1e-9)  # upper boundary only
+    assert abs(both.drift - design.drift) < 1e-4
 
 
 def test_spending_functions() -> None:

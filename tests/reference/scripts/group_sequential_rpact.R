@@ -18,12 +18,14 @@ num <- function(x) {
 }
 
 add <- function(name, call, inputs, expected, tol = 1e-7) {
+  # sample sizes (hundreds of patients) are compared to 1e-7 relative as well
+  tolerance <- if (tol >= 1e-5) list(abs = tol, rel = 1e-7) else list(abs = tol)
   cases[[length(cases) + 1]] <<- list(
     name = name,
     source = sprintf("rpact %s (R package): %s", version, call),
     inputs = inputs,
     expected = expected,
-    tolerance = list(abs = tol)
+    tolerance = tolerance
   )
 }
 
@@ -174,7 +176,14 @@ char_case("characteristics P kmax=5",
   list(kmax = 5, alpha = 0.025, beta = 0.1, spending = list(type = "Pocock")))
 char_case("characteristics asOF two-sided kmax=4",
   list(kMax = 4, alpha = 0.05, beta = 0.2, sided = 2, typeOfDesign = "asOF", twoSidedPower = TRUE),
-  list(kmax = 4, alpha = 0.05, beta = 0.2, sided = 2, spending = list(type = "OBrienFlemingSpending")))
+  list(kmax = 4, alpha = 0.05, beta = 0.2, sided = 2, two_sided_power = TRUE,
+       spending = list(type = "OBrienFlemingSpending")))
+d <- getDesignGroupSequential(kMax = 4, alpha = 0.05, beta = 0.2, sided = 2, typeOfDesign = "asOF")
+ch <- getDesignCharacteristics(d)
+add("characteristics asOF two-sided kmax=4 default power",
+  "getDesignCharacteristics(getDesignGroupSequential(kMax = 4, alpha = 0.05, beta = 0.2, sided = 2, typeOfDesign = 'asOF')) (twoSidedPower = FALSE, the default; average sample numbers not compared)",
+  list(kmax = 4, alpha = 0.05, beta = 0.2, sided = 2, spending = list(type = "OBrienFlemingSpending")),
+  list(shift = num(ch$shift), inflation_factor = num(ch$inflationFactor), power = num(ch$power)), 1e-6)
 char_case("characteristics OF binding futility kmax=5",
   list(kMax = 5, alpha = 0.025, beta = 0.2, typeOfDesign = "OF", futilityBounds = c(-1, 0, 0.5, 1),
        bindingFutility = TRUE),
@@ -210,6 +219,22 @@ add("sample size two-sample means allocation 2",
   c(ss_inputs, list(endpoint = "means", groups = 2, difference = 0.5, sd = 1, allocation = 2)),
   list(n_fixed = num(s$nFixed), n_max = num(s$maxNumberOfSubjects),
        critical_effect = num(s$criticalValuesEffectScale)), 1e-5)
+d2 <- getDesignGroupSequential(kMax = 3, alpha = 0.05, beta = 0.1, sided = 2, typeOfDesign = "asP")
+s <- getSampleSizeMeans(d2, alternative = 0.3, stDev = 1.5, normalApproximation = TRUE)
+add("sample size two-sample means two-sided",
+  "getSampleSizeMeans(getDesignGroupSequential(kMax = 3, alpha = 0.05, beta = 0.1, sided = 2, typeOfDesign = 'asP'), alternative = 0.3, stDev = 1.5, normalApproximation = TRUE)",
+  list(kmax = 3, alpha = 0.05, beta = 0.1, sided = 2, spending = list(type = "PocockSpending"),
+       endpoint = "means", groups = 2, difference = 0.3, sd = 1.5),
+  list(n_fixed = num(s$nFixed), n_max = num(s$maxNumberOfSubjects),
+       n_per_stage = num(s$numberOfSubjects),
+       critical_effect = num(s$criticalValuesEffectScaleUpper)), 1e-5)
+s <- getSampleSizeSurvival(d2, hazardRatio = 0.75, lambda2 = log(2) / 12)
+add("sample size survival events two-sided",
+  "getSampleSizeSurvival(getDesignGroupSequential(kMax = 3, alpha = 0.05, beta = 0.1, sided = 2, typeOfDesign = 'asP'), hazardRatio = 0.75, lambda2 = log(2) / 12)",
+  list(kmax = 3, alpha = 0.05, beta = 0.1, sided = 2, spending = list(type = "PocockSpending"),
+       endpoint = "survival", hazard_ratio = 0.75),
+  list(events_fixed = num(s$eventsFixed), events_max = num(s$maxNumberOfEvents),
+       critical_effect = num(s$criticalValuesEffectScaleLower)), 1e-5)
 s <- getSampleSizeRates(d3, pi1 = 0.4, pi2 = 0.2)
 add("sample size two rates",
   "getSampleSizeRates(getDesignGroupSequential(kMax = 3, alpha = 0.025, beta = 0.2, typeOfDesign = 'asOF'), pi1 = 0.4, pi2 = 0.2)",
