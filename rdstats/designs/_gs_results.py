@@ -36,6 +36,13 @@ def plot_boundaries(design: Any, ax: Any = None, **kwargs: Any) -> Any:
     fin = np.isfinite(a)
     if fin.any():
         ax.plot(looks[fin], a[fin], "s--", color="C0", label="futility")
+    top = max(float(np.max(c[ok], initial=0.0)), 0.0) + 1.0
+    ax.fill_between(looks[ok], c[ok], top, color="C3", alpha=0.08, lw=0)
+    if design.sided == 2:
+        ax.fill_between(looks[ok], -top, -c[ok], color="C3", alpha=0.08, lw=0)
+    if fin.any():
+        bottom = min(float(np.min(a[fin])), 0.0) - 1.0
+        ax.fill_between(looks[fin], bottom, a[fin], color="C0", alpha=0.08, lw=0)
     ax.axhline(0.0, color="0.7", lw=0.8)
     ax.set_xticks(looks)
     ax.set_xlabel("look")
