@@ -110,7 +110,9 @@ class MultiArmDesign:
     probabilities of each conclusion, selection, mean sample size and allocation are
     outcome columns averaged by the engine with their MCSE (:meth:`arm_summary`).
     The selected arm is the effective arm with the largest posterior mean effect, else
-    the largest among inconclusive arms, else among all; ``mse_selected`` is the
+    the largest among inconclusive arms, else among all; ``best_selected`` says whether
+    it is an arm with the largest true parameter (ties count, so it is 1 under the
+    global null); ``mse_selected`` is the
     squared error of its posterior mean effect ``θ_k − θ_c`` (:meth:`selection_summary`
     reports the RMSE).
 
