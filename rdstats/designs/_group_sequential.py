@@ -151,6 +151,10 @@ class GroupSequentialDesign:
     array([3.4710914, 2.4544323, 2.0040356])
     >>> design.alpha_spent.round(8)
     array([0.00025917, 0.00716006, 0.025     ])
+    >>> round(design.inflation_factor, 4)
+    1.0174
+    >>> design.sample_size_means(difference=0.5, sd=1.0).n_per_look.round(2)
+    array([ 42.59,  85.18, 127.77])
     """
 
     kmax: int = 3

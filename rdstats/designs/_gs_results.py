@@ -61,6 +61,20 @@ class GroupSequentialCharacteristics:
     the probabilities of stopping at each look under the alternative (h1) and H0, and
     ``asn_*`` the expected information relative to the fixed-sample design under H0,
     half the alternative drift (h01) and the alternative.
+
+    References
+    ----------
+    .. [1] Jennison C, Turnbull BW. Group Sequential Methods with Applications to
+       Clinical Trials. Chapman & Hall/CRC, 2000, ch. 2-3.
+
+    Examples
+    --------
+    >>> from rdstats.designs._group_sequential import GroupSequentialDesign
+    >>> ch = GroupSequentialDesign(kmax=3, alpha=0.025).characteristics()
+    >>> ch.power.round(4)
+    array([0.0329, 0.4424, 0.8   ])
+    >>> round(ch.asn_h1, 4)
+    0.8562
     """
 
     design: Any
@@ -149,6 +163,22 @@ class GroupSequentialSampleSize:
 
     As a simulation design it has the design's ``theta`` parameter, with ``n_enrolled``
     in patients (events for survival).
+
+    References
+    ----------
+    .. [1] Schoenfeld D. The asymptotic properties of nonparametric tests for comparing
+       survival distributions. Biometrika 1981;68:316-319.
+    .. [2] Fleiss JL, Levin B, Paik MC. Statistical Methods for Rates and Proportions,
+       3rd ed. Wiley, 2003, ch. 4.
+
+    Examples
+    --------
+    >>> from rdstats.designs._group_sequential import GroupSequentialDesign
+    >>> ss = GroupSequentialDesign(kmax=3, alpha=0.025).sample_size_survival(0.7)
+    >>> round(ss.n_max, 1)
+    251.1
+    >>> ss.critical_effect.round(3)
+    array([0.468, 0.684, 0.777])
     """
 
     design: Any
