@@ -8,10 +8,13 @@ from rdstats.designs._bayes_single_arm import (
     predictive_probability,
     predictive_probability_design,
 )
+from rdstats.designs._calibrate import ThresholdCalibration, calibrate_threshold
 from rdstats.designs._conditional_power import conditional_power
 from rdstats.designs._conditional_power_result import ConditionalPower
 from rdstats.designs._design_search import DesignSearch, calibrate_bop2, search_predictive_design
+from rdstats.designs._multi_arm import MultiArmDesign
 from rdstats.designs._one_arm import OneArmDesign
+from rdstats.designs._rar import FixedAllocation, ThompsonAllocation
 from rdstats.designs._results import Boundary
 from rdstats.designs._rules import DecisionRule
 from rdstats.designs._sequential_binary import SequentialBinaryDesign
@@ -24,15 +27,20 @@ __all__ = [
     "ConditionalPower",
     "DecisionRule",
     "DesignSearch",
+    "FixedAllocation",
+    "MultiArmDesign",
     "OneArmDesign",
     "SSRResult",
     "SequentialBinaryDesign",
     "SimonResult",
     "SimonTwoStage",
+    "ThompsonAllocation",
+    "ThresholdCalibration",
     "TwoArmDesign",
     "bop2_cutoffs",
     "bop2_design",
     "calibrate_bop2",
+    "calibrate_threshold",
     "conditional_power",
     "cui_hung_wang",
     "posterior_monitoring_design",

@@ -203,8 +203,8 @@ def calibrate_threshold(
 
     Examples
     --------
-    >>> from rdstats.designs._calibrate import calibrate_threshold
-    >>> from rdstats.designs._multi_arm import MultiArmDesign
+    >>> from rdstats.designs import calibrate_threshold
+    >>> from rdstats.designs import MultiArmDesign
     >>> from rdstats.priors import BetaMixture
     >>> design = MultiArmDesign(2, 60, BetaMixture(1, 1, 1), looks=[30])
     >>> cal = calibrate_threshold(design, {"p_control": [0.2], "p_1": [0.2], "p_2": [0.2]},

@@ -141,8 +141,8 @@ class MultiArmDesign:
 
     Examples
     --------
-    >>> from rdstats.designs._multi_arm import MultiArmDesign
-    >>> from rdstats.designs._rar import ThompsonAllocation
+    >>> from rdstats.designs import MultiArmDesign
+    >>> from rdstats.designs import ThompsonAllocation
     >>> from rdstats.priors import BetaMixture
     >>> design = MultiArmDesign(2, 60, BetaMixture(1, 1, 1), looks=[30],
     ...                         allocation=ThompsonAllocation(), efficacy=0.99,

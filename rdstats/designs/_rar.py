@@ -92,7 +92,7 @@ class FixedAllocation:
     Examples
     --------
     >>> import numpy as np
-    >>> from rdstats.designs._rar import FixedAllocation
+    >>> from rdstats.designs import FixedAllocation
     >>> rule = FixedAllocation(ratio=(2, 1, 1))
     >>> rule.probabilities(np.array([[True, True], [True, False]])).round(3)
     array([[0.5  , 0.25 , 0.25 ],
@@ -188,7 +188,7 @@ class ThompsonAllocation:
     Examples
     --------
     >>> import numpy as np
-    >>> from rdstats.designs._rar import ThompsonAllocation
+    >>> from rdstats.designs import ThompsonAllocation
     >>> rule = ThompsonAllocation(power=1.0, min_allocation=0.1)
     >>> active = np.array([[True, True]])
     >>> rule.probabilities(active, p_best=np.array([[0.98, 0.02]])).round(3)
