@@ -80,9 +80,13 @@ def computed(design: GroupSequentialDesign, inputs: dict[str, Any]) -> dict[str,
                 allocation=inputs.get("allocation", 1.0),
             )
         elif endpoint == "rates":
-            ss = design.sample_size_rates(inputs["pi1"], inputs["pi2"])
+            ss = design.sample_size_rates(
+                inputs["pi1"], inputs["pi2"], allocation=inputs.get("allocation", 1.0)
+            )
         else:
-            ss = design.sample_size_survival(inputs["hazard_ratio"])
+            ss = design.sample_size_survival(
+                inputs["hazard_ratio"], allocation=inputs.get("allocation", 1.0)
+            )
         got.update(
             n_fixed=ss.n_fixed,
             n_max=ss.n_max,
@@ -90,6 +94,7 @@ def computed(design: GroupSequentialDesign, inputs: dict[str, Any]) -> dict[str,
             expected_n_h0=ss.expected_n["h0"],
             expected_n_h1=ss.expected_n["h1"],
             critical_effect=ss.critical_effect,
+            futility_effect=ss.futility_effect[:-1],
             events_fixed=ss.n_fixed,
             events_max=ss.n_max,
             events_per_stage=ss.n_per_look,

@@ -249,6 +249,25 @@ add("sample size survival events",
        events_per_stage = num(s$eventsPerStage),
        critical_effect = num(s$criticalValuesEffectScale)), 1e-5)
 
+db <- getDesignGroupSequential(kMax = 3, alpha = 0.025, beta = 0.2, typeOfDesign = "asOF",
+  typeBetaSpending = "bsOF")
+db_inputs <- list(kmax = 3, alpha = 0.025, beta = 0.2, spending = list(type = "OBrienFlemingSpending"),
+  futility = list(type = "OBrienFlemingSpending"), binding_futility = FALSE)
+s <- getSampleSizeRates(db, pi1 = 0.25, pi2 = 0.5, allocationRatioPlanned = 2)
+add("sample size two rates, decrease, allocation 2, beta-spending",
+  "getSampleSizeRates(getDesignGroupSequential(kMax = 3, alpha = 0.025, beta = 0.2, typeOfDesign = 'asOF', typeBetaSpending = 'bsOF'), pi1 = 0.25, pi2 = 0.5, allocationRatioPlanned = 2)",
+  c(db_inputs, list(endpoint = "rates", pi1 = 0.25, pi2 = 0.5, allocation = 2)),
+  list(n_fixed = num(s$nFixed), n_max = num(s$maxNumberOfSubjects),
+       critical_effect = num(s$criticalValuesEffectScale),
+       futility_effect = num(s$futilityBoundsEffectScale)), 1e-5)
+s <- getSampleSizeSurvival(db, hazardRatio = 1.4, lambda2 = log(2) / 12, allocationRatioPlanned = 2)
+add("sample size survival events, hazard ratio above 1, allocation 2, beta-spending",
+  "getSampleSizeSurvival(getDesignGroupSequential(kMax = 3, alpha = 0.025, beta = 0.2, typeOfDesign = 'asOF', typeBetaSpending = 'bsOF'), hazardRatio = 1.4, lambda2 = log(2) / 12, allocationRatioPlanned = 2)",
+  c(db_inputs, list(endpoint = "survival", hazard_ratio = 1.4, allocation = 2)),
+  list(events_fixed = num(s$eventsFixed), events_max = num(s$maxNumberOfEvents),
+       critical_effect = num(s$criticalValuesEffectScale),
+       futility_effect = num(s$futilityBoundsEffectScale)), 1e-5)
+
 out <- list(
   description = paste(
     "Reference values for rdstats.designs.GroupSequentialDesign computed with rpact",
