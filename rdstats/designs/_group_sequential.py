@@ -3,9 +3,9 @@ recursive numerical integration."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,7 +13,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from rdstats.designs import _gs_boundaries as gsb
-from rdstats.designs._gs_kernels import DEFAULT_GRID, stopping_distribution
+from rdstats.designs._gs_hooks import GroupSequentialHooks, _real
+from rdstats.designs._gs_kernels import DEFAULT_GRID
 from rdstats.designs._gs_results import (
     GroupSequentialCharacteristics,
     GroupSequentialSampleSize,
@@ -25,15 +26,6 @@ from rdstats.designs._spending import HaybittlePeto, WangTsiatis, _Spending, as_
 __all__ = ["GroupSequentialDesign"]
 
 Array = NDArray[np.float64]
-
-
-def _real(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    v = float(value)
-    if not np.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return v
 
 
 def _frozen(a: ArrayLike) -> Array:
@@ -58,7 +50,7 @@ def _check_rates(rates: Any, kmax: int) -> tuple[float, ...]:
 
 
 @dataclass(frozen=True, eq=False)
-class GroupSequentialDesign:
+class GroupSequentialDesign(GroupSequentialHooks):
     """Group-sequential design for a normally distributed test statistic.
 
     At look ``k`` (information fraction ``t_k``) the trial stops with rejection of H0
@@ -272,8 +264,25 @@ class GroupSequentialDesign:
         return np.asarray(self.information_rates)
 
     def stage_probabilities(self, theta: float = 1.0) -> tuple[Array, Array]:
-        """Probabilities of rejecting H0 and of stopping for futility at each look when the
-        drift is ``theta`` times the design alternative's (futility bounds obeyed)."""
+        """Probabilities of rejecting H0 and of stopping for futility at each look.
+
+        Parameters
+        ----------
+        theta : float
+            Drift in units of the design alternative's (0: H0, 1: the alternative).
+
+        Returns
+        -------
+        rejection, futility : ndarray
+            Per-look probabilities (futility bounds obeyed; for β-spending designs the
+            last futility entry is the final non-rejection).
+
+        Examples
+        --------
+        >>> d = GroupSequentialDesign(kmax=2, alpha=0.025, spending="asOF")
+        >>> d.stage_probabilities(0.0)[0].round(6)
+        array([0.001525, 0.023475])
+        """
         th = _real(theta, "theta")
         cache = self.__dict__.setdefault("_cache_stage", {})
         if th not in cache:
@@ -325,7 +334,18 @@ class GroupSequentialDesign:
         return float(np.dot(stop, self._t))
 
     def characteristics(self) -> GroupSequentialCharacteristics:
-        """Drift, inflation factor, power by look and average sample numbers."""
+        """Drift, inflation factor, power by look and average sample numbers.
+
+        Returns
+        -------
+        GroupSequentialCharacteristics
+
+        Examples
+        --------
+        >>> d = GroupSequentialDesign(kmax=3, alpha=0.025, spending="asOF")
+        >>> round(d.characteristics().inflation_factor, 4)
+        1.0128
+        """
         rej1 = self._power_by_look(1.0)
         fut1 = self.stage_probabilities(1.0)[1]
         rej0, fut0 = self.stage_probabilities(0.0)
@@ -347,8 +367,32 @@ class GroupSequentialDesign:
     def sample_size_means(
         self, difference: float, sd: float, *, groups: int = 2, allocation: float = 1.0
     ) -> GroupSequentialSampleSize:
-        """Sample size for a difference in means with known SD (one or two samples;
-        ``allocation`` = n1 / n2)."""
+        """Sample size for a difference in means with known SD.
+
+        Parameters
+        ----------
+        difference : float
+            Alternative: difference in means (two samples, group 1 minus group 2) or
+            mean minus the null value (one sample); its sign gives the direction.
+        sd : float
+            Known standard deviation.
+        groups : {1, 2}
+            One- or two-sample design.
+        allocation : float
+            Allocation ratio n1 / n2 (two samples).
+
+        Returns
+        -------
+        GroupSequentialSampleSize
+            Fixed and maximum sizes, size per look, expected sizes, boundaries as
+            differences in means.
+
+        Examples
+        --------
+        >>> d = GroupSequentialDesign(kmax=3, alpha=0.025, spending="asOF")
+        >>> round(d.sample_size_means(0.5, 1.0).n_max, 2)
+        127.19
+        """
         return sample_size(
             self, "means", difference=difference, sd=sd, groups=groups, allocation=allocation
         )
@@ -356,14 +400,58 @@ class GroupSequentialDesign:
     def sample_size_rates(
         self, pi1: float, pi2: float, *, allocation: float = 1.0
     ) -> GroupSequentialSampleSize:
-        """Sample size for two proportions (normal approximation, pooled variance under
-        H0; ``allocation`` = n1 / n2)."""
+        """Sample size for two proportions (normal approximation).
+
+        Parameters
+        ----------
+        pi1, pi2 : float
+            Proportions under the alternative (group 1 experimental, group 2 control).
+        allocation : float
+            Allocation ratio n1 / n2.
+
+        Returns
+        -------
+        GroupSequentialSampleSize
+            Boundaries as differences in observed proportions, the pooled z statistic
+            at the planned control proportion.
+
+        Notes
+        -----
+        Fixed size ``(z_a sqrt(V0) + z_b sqrt(V1))^2 / (pi1 - pi2)^2`` with the pooled
+        variance ``V0`` under H0 and the unpooled ``V1`` under H1, times the inflation
+        factor.
+
+        Examples
+        --------
+        >>> d = GroupSequentialDesign(kmax=3, alpha=0.025, spending="asOF")
+        >>> round(d.sample_size_rates(0.4, 0.2).n_max, 2)
+        164.53
+        """
         return sample_size(self, "rates", pi1=pi1, pi2=pi2, allocation=allocation)
 
     def sample_size_survival(
         self, hazard_ratio: float, *, allocation: float = 1.0
     ) -> GroupSequentialSampleSize:
-        """Number of events for a hazard ratio (Schoenfeld 1981; ``allocation`` = n1/n2)."""
+        """Number of events for a hazard ratio (Schoenfeld 1981).
+
+        Parameters
+        ----------
+        hazard_ratio : float
+            Hazard ratio (group 1 / group 2) under the alternative.
+        allocation : float
+            Allocation ratio n1 / n2.
+
+        Returns
+        -------
+        GroupSequentialSampleSize
+            Events (``n_*``) and boundaries as hazard ratios.
+
+        Examples
+        --------
+        >>> d = GroupSequentialDesign(kmax=3, alpha=0.025, spending="asOF")
+        >>> round(d.sample_size_survival(0.7).n_max, 2)
+        249.94
+        """
         return sample_size(self, "survival", hazard_ratio=hazard_ratio, allocation=allocation)
 
     # -- presentation ---------------------------------------------------------------------------
@@ -405,84 +493,3 @@ class GroupSequentialDesign:
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
         """Boundaries on the z scale against the look (futility bounds too)."""
         return plot_boundaries(self, ax=ax, **kwargs)
-
-    # -- simulation hooks (rdstats.simulate) --------------------------------------------------
-    _parameters: ClassVar[tuple[str, ...]] = ("theta",)
-
-    @property
-    def _n_looks(self) -> int:
-        return self.kmax
-
-    def _check_scenario(self, params: Mapping[str, float]) -> None:
-        _real(params["theta"], "theta")
-
-    def _truth(self, params: Mapping[str, float]) -> float:
-        return float(params["theta"])
-
-    def _is_null(self, params: Mapping[str, float]) -> bool | None:
-        th = float(params["theta"])
-        return th == 0.0 if self.sided == 2 else th <= 0.0
-
-    def _exact(self, params: Mapping[str, float]) -> tuple[dict[str, Any], Any]:
-        th = float(params["theta"])
-        rej, fut = self.stage_probabilities(th)
-        k = self.kmax
-        exact = {(j, True): rej[j] for j in range(k)}
-        exact.update({(j, False): fut[j] for j in range(k - 1)})
-        exact[(k - 1, False)] = max(1.0 - rej.sum() - fut[:-1].sum(), 0.0)
-        pieces = stopping_distribution(
-            self._t,
-            np.asarray(self.critical_values),
-            np.asarray(self.futility_bounds),
-            th * self.drift,
-            self.sided == 2,
-            self.grid,
-        )
-        totals: dict[tuple[int, bool], float] = {}
-        for j, rejected, _, w in pieces:
-            totals[(j, rejected)] = totals.get((j, rejected), 0.0) + float(w.sum())
-        looks, success, z, weight = [], [], [], []
-        for j, rejected, nodes, w in pieces:
-            total = totals[(j, rejected)]
-            # weights rescaled to the region's probability from exact normal tails
-            weight.append(w * (exact[(j, rejected)] / total if total > 0 else 0.0))
-            looks.append(np.full(nodes.size, j))
-            success.append(np.full(nodes.size, rejected))
-            z.append(nodes)
-        look = np.concatenate(looks)
-        t = self._t
-        outcomes = {
-            "success": np.concatenate(success),
-            "stopped_at": np.where(look == k - 1, 0, look + 1),
-            "n_enrolled": t[look],
-            "estimate": np.concatenate(z) / (self.drift * np.sqrt(t[look])),
-        }
-        return outcomes, np.concatenate(weight)
-
-    def _simulate(
-        self, params: Mapping[str, float], size: int, rng: np.random.Generator
-    ) -> dict[str, Any]:
-        t = self._t
-        dt = np.diff(np.concatenate([[0.0], t]))
-        drift = float(params["theta"]) * self.drift
-        s = np.cumsum(rng.standard_normal((size, self.kmax)) * np.sqrt(dt) + drift * dt, axis=1)
-        z = s / np.sqrt(t)
-        c = np.asarray(self.critical_values)
-        reject = (np.abs(z) if self.sided == 2 else z) >= c
-        stop = reject | (z <= np.asarray(self.futility_bounds))
-        stop[:, -1] = True
-        look = np.argmax(stop, axis=1)
-        rows = np.arange(size)
-        return {
-            "success": reject[rows, look],
-            "stopped_at": np.where(look == self.kmax - 1, 0, look + 1),
-            "n_enrolled": t[look],
-            "estimate": z[rows, look] / (self.drift * np.sqrt(t[look])),
-        }
-
-    def simulate(self, scenarios: Any, **kwargs: Any) -> Any:
-        """Operating characteristics over scenarios of ``theta`` (see
-        :func:`rdstats.simulate.operating_characteristics`, which takes ``kwargs``)."""
-        from rdstats.simulate import operating_characteristics
-
-        return operating_characteristics(self, scenarios, **kwargs)
