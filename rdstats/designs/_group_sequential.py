@@ -12,6 +12,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from rdstats._provenance import provenance
 from rdstats.designs import _gs_boundaries as gsb
 from rdstats.designs._gs_hooks import GroupSequentialHooks, _real
 from rdstats.designs._gs_kernels import DEFAULT_GRID
@@ -361,6 +362,7 @@ class GroupSequentialDesign(GroupSequentialHooks):
             asn_h0=asn[0],
             asn_h01=asn[0.5],
             asn_h1=asn[1],
+            provenance=provenance(self.to_dict()),
         )
 
     # -- sample size ----------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -87,6 +87,7 @@ class GroupSequentialCharacteristics:
     asn_h0: float
     asn_h01: float
     asn_h1: float
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def power(self) -> Array:
@@ -124,6 +125,7 @@ class GroupSequentialCharacteristics:
             "asn_h0": self.asn_h0,
             "asn_h01": self.asn_h01,
             "asn_h1": self.asn_h1,
+            "provenance": dict(self.provenance),
         }
 
     def _repr_html_(self) -> str:
@@ -190,6 +192,7 @@ class GroupSequentialSampleSize:
     expected_n: Mapping[str, float]
     critical_effect: Array
     futility_effect: Array
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
         """Sizes and boundaries by look."""
@@ -216,6 +219,7 @@ class GroupSequentialSampleSize:
             "expected_n": dict(self.expected_n),
             "critical_effect": _finite_list(self.critical_effect),
             "futility_effect": _finite_list(self.futility_effect),
+            "provenance": dict(self.provenance),
         }
 
     def _repr_html_(self) -> str:

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize, stats
 
+from rdstats._provenance import provenance
 from rdstats.designs._gs_results import GroupSequentialSampleSize
 
 Array = NDArray[np.float64]
@@ -137,4 +138,5 @@ def sample_size(design: Any, endpoint: str, **kw: Any) -> GroupSequentialSampleS
         expected_n=expected,
         critical_effect=frozen[1],
         futility_effect=frozen[2],
+        provenance=provenance({"design": design.to_dict(), "endpoint": endpoint, **inputs}),
     )
