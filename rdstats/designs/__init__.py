@@ -12,6 +12,8 @@ from rdstats.designs._calibrate import ThresholdCalibration, calibrate_threshold
 from rdstats.designs._conditional_power import conditional_power
 from rdstats.designs._conditional_power_result import ConditionalPower
 from rdstats.designs._design_search import DesignSearch, calibrate_bop2, search_predictive_design
+from rdstats.designs._group_sequential import GroupSequentialDesign
+from rdstats.designs._gs_results import GroupSequentialCharacteristics, GroupSequentialSampleSize
 from rdstats.designs._multi_arm import MultiArmDesign
 from rdstats.designs._one_arm import OneArmDesign
 from rdstats.designs._rar import FixedAllocation, ThompsonAllocation
@@ -19,6 +21,17 @@ from rdstats.designs._results import Boundary
 from rdstats.designs._rules import DecisionRule
 from rdstats.designs._sequential_binary import SequentialBinaryDesign
 from rdstats.designs._simon import SimonResult, SimonTwoStage, simon_two_stage
+from rdstats.designs._spending import (
+    HaybittlePeto,
+    HwangShihDeCaniSpending,
+    KimDeMetsSpending,
+    OBrienFleming,
+    OBrienFlemingSpending,
+    Pocock,
+    PocockSpending,
+    UserSpending,
+    WangTsiatis,
+)
 from rdstats.designs._ssr import SSRResult, cui_hung_wang, promising_zone
 from rdstats.designs._two_arm import TwoArmDesign
 
@@ -28,8 +41,18 @@ __all__ = [
     "DecisionRule",
     "DesignSearch",
     "FixedAllocation",
+    "GroupSequentialCharacteristics",
+    "GroupSequentialDesign",
+    "GroupSequentialSampleSize",
+    "HaybittlePeto",
+    "HwangShihDeCaniSpending",
+    "KimDeMetsSpending",
     "MultiArmDesign",
+    "OBrienFleming",
+    "OBrienFlemingSpending",
     "OneArmDesign",
+    "Pocock",
+    "PocockSpending",
     "SSRResult",
     "SequentialBinaryDesign",
     "SimonResult",
@@ -37,6 +60,8 @@ __all__ = [
     "ThompsonAllocation",
     "ThresholdCalibration",
     "TwoArmDesign",
+    "UserSpending",
+    "WangTsiatis",
     "bop2_cutoffs",
     "bop2_design",
     "calibrate_bop2",

@@ -138,7 +138,7 @@ class GroupSequentialDesign(GroupSequentialHooks):
 
     Examples
     --------
-    >>> from rdstats.designs._group_sequential import GroupSequentialDesign
+    >>> from rdstats.designs import GroupSequentialDesign
     >>> design = GroupSequentialDesign(kmax=3, alpha=0.025)
     >>> design.critical_values.round(7)
     array([3.4710914, 2.4544323, 2.0040356])

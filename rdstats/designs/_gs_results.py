@@ -69,7 +69,7 @@ class GroupSequentialCharacteristics:
 
     Examples
     --------
-    >>> from rdstats.designs._group_sequential import GroupSequentialDesign
+    >>> from rdstats.designs import GroupSequentialDesign
     >>> ch = GroupSequentialDesign(kmax=3, alpha=0.025).characteristics()
     >>> ch.power.round(4)
     array([0.0329, 0.4424, 0.8   ])
@@ -175,7 +175,7 @@ class GroupSequentialSampleSize:
 
     Examples
     --------
-    >>> from rdstats.designs._group_sequential import GroupSequentialDesign
+    >>> from rdstats.designs import GroupSequentialDesign
     >>> ss = GroupSequentialDesign(kmax=3, alpha=0.025).sample_size_survival(0.7)
     >>> round(ss.n_max, 1)
     251.1
