@@ -37,6 +37,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_simulate.py
 	$(BIN)/python benchmarks/bench_borrowing.py
 	$(BIN)/python benchmarks/bench_single_arm.py
+	$(BIN)/python benchmarks/bench_group_sequential.py
+	$(BIN)/python benchmarks/bench_multi_arm.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
