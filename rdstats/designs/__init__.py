@@ -1,4 +1,8 @@
-"""Decision rules and one-/two-arm designs with exact boundaries and operating characteristics."""
+"""Trial designs: decision rules; one- and two-arm designs with exact boundaries and
+operating characteristics; single-arm sequential binary designs (Simon two-stage,
+posterior monitoring, predictive probability, BOP2) with exact OCs; group-sequential
+designs with spending functions; conditional power and sample-size re-estimation;
+multi-arm designs with response-adaptive randomisation."""
 
 from rdstats.designs._bayes_single_arm import (
     bop2_cutoffs,

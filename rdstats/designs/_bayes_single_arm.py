@@ -42,8 +42,34 @@ def as_beta_prior(prior: Any, name: str = "prior") -> BetaMixture:
     raise TypeError(f"{name} must be a BetaMixture or an (a, b) pair, got {prior!r}")
 
 
-def _check_prob(value: float, name: str, closed: bool = False) -> float:
+def _number(value: Any, name: str) -> float:
+    """A finite real number (not a string or bool)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
     v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return v
+
+
+def _check_delta(value: Any, name: str) -> float:
+    v = _number(value, name)
+    if not -1.0 < v < 1.0:
+        raise ValueError(f"{name} must be a difference of rates in (-1, 1), got {value!r}")
+    return v
+
+
+def _counts(y: Any, n: int, name: str = "y") -> NDArray[np.int64]:
+    ya = np.atleast_1d(np.asarray(y))
+    if ya.dtype.kind not in "iuf" or np.any(~np.isfinite(ya)) or np.any(ya != np.round(ya)):
+        raise ValueError(f"{name} must be integers in 0..n = {n}, got {y!r}")
+    if np.any(ya < 0) or np.any(ya > n):
+        raise ValueError(f"{name} must be integers in 0..n = {n}, got {np.asarray(y).tolist()}")
+    return ya.astype(np.int64)
+
+
+def _check_prob(value: float, name: str, closed: bool = False) -> float:
+    v = _number(value, name)
     ok = 0.0 <= v <= 1.0 if closed else 0.0 < v < 1.0
     if not ok:
         interval = "[0, 1]" if closed else "(0, 1)"
@@ -97,12 +123,10 @@ def posterior_probability(
     """
     pr = as_beta_prior(prior)
     nn = int(_int_vector(n, "n")[0])
-    ya = np.atleast_1d(np.asarray(y))
-    if np.any(ya < 0) or np.any(ya > nn) or np.any(ya != np.round(ya)):
-        raise ValueError(f"y must be integers in 0..n = {nn}, got {np.asarray(y).tolist()}")
+    ya = _counts(y, nn)
     if not isinstance(p0, BetaMixture):
         _check_prob(p0, "p0")
-    out = _prob_above(pr, ya.astype(float), nn, p0, float(delta))
+    out = _prob_above(pr, ya.astype(float), nn, p0, _check_delta(delta, "delta"))
     return float(out[0]) if np.ndim(y) == 0 else out
 
 
@@ -159,11 +183,9 @@ def predictive_probability(
     nn, nm = (int(_int_vector(v, name)[0]) for v, name in ((n, "n"), (nmax, "nmax")))
     if not 0 <= nn <= nm or nm < 1:
         raise ValueError(f"need 0 <= n <= nmax and nmax >= 1, got n={n}, nmax={nmax}")
-    ya = np.atleast_1d(np.asarray(y))
-    if np.any(ya < 0) or np.any(ya > nn) or np.any(ya != np.round(ya)):
-        raise ValueError(f"y must be integers in 0..n = {nn}, got {np.asarray(y).tolist()}")
+    ya = _counts(y, nn)
     table = _predictive_table(pr, nn, nm, _check_prob(p0, "p0"), _check_prob(theta_t, "theta_t"))
-    out = table[ya.astype(int)]
+    out = table[ya]
     return float(out[0]) if np.ndim(y) == 0 else out
 
 
@@ -197,17 +219,20 @@ def posterior_monitoring_design(
     p0: Any,
     looks: Sequence[int],
     *,
-    delta: float = 0.0,
     futility: float = 0.05,
     efficacy: float | None = None,
     final: float = 0.95,
+    delta_futility: float = 0.0,
+    delta_efficacy: float = 0.0,
 ) -> SequentialBinaryDesign:
     """Posterior-probability monitoring (Thall & Simon 1994).
 
-    At each look stop for futility if ``P(p > p0 + delta | data) < futility`` and, when
-    ``efficacy`` is given, for efficacy if it exceeds ``efficacy``; at the last look
-    succeed if it exceeds ``final``. Continuous monitoring is ``looks=range(n_min,
-    nmax + 1)``. ``p0`` may be a BetaMixture: the standard treatment's uncertain rate.
+    At each look stop for futility if ``P(p > p0 + delta_futility | data) < futility``
+    (the drug is unlikely to improve on the standard by the targeted ``delta_futility``)
+    and, when ``efficacy`` is given, for efficacy if ``P(p > p0 + delta_efficacy | data)
+    > efficacy``; at the last look succeed if that probability exceeds ``final``.
+    Continuous monitoring is ``looks=range(n_min, nmax + 1)``. ``p0`` may be a
+    BetaMixture: the standard treatment's uncertain rate, as in Thall & Simon.
 
     References
     ----------
@@ -225,14 +250,22 @@ def posterior_monitoring_design(
     lk = _check_looks(looks)
     f = _check_prob(futility, "futility", closed=True)
     e = np.inf if efficacy is None else _check_prob(efficacy, "efficacy")
+    if efficacy is not None and not e > f:
+        raise ValueError(f"efficacy={efficacy!r} must exceed futility={futility!r}")
     fin = _check_prob(final, "final")
+    d_f = _check_delta(delta_futility, "delta_futility")
+    d_e = _check_delta(delta_efficacy, "delta_efficacy")
     if not isinstance(p0, BetaMixture):
         _check_prob(p0, "p0")
-    probs = [_prob_above(pr, np.arange(n + 1, dtype=float), int(n), p0, float(delta)) for n in lk]
-    lower = np.full(lk.size, f)
+    grid = [np.arange(n + 1, dtype=float) for n in lk]
+    fut_probs = [_prob_above(pr, x, int(n), p0, d_f) for x, n in zip(grid, lk, strict=True)]
+    eff_probs = [_prob_above(pr, x, int(n), p0, d_e) for x, n in zip(grid, lk, strict=True)]
     upper = np.full(lk.size, e)
     upper[-1] = fin
-    fut, eff = _bounds_from(probs, lower, upper)
+    fut, _ = _bounds_from(fut_probs, np.full(lk.size, f), np.full(lk.size, np.inf))
+    _, eff = _bounds_from(eff_probs, np.zeros(lk.size), upper)
+    # a count cannot be both: futility bounds stay below the efficacy bounds
+    fut = [min(fb, eb - 1) for fb, eb in zip(fut, eff, strict=True)]
     return SequentialBinaryDesign(
         lk,
         fut,
@@ -243,10 +276,11 @@ def posterior_monitoring_design(
             "design": "posterior_monitoring",
             "prior": pr.to_dict(),
             "p0": p0.to_dict() if isinstance(p0, BetaMixture) else float(p0),
-            "delta": float(delta),
             "futility": f,
             "efficacy": efficacy,
             "final": fin,
+            "delta_futility": d_f,
+            "delta_efficacy": d_e,
         },
     )
 
@@ -279,6 +313,8 @@ def predictive_probability_design(
     tt = _check_prob(theta_t, "theta_t")
     tl = _check_prob(theta_l, "theta_l", closed=True)
     tu = _check_prob(theta_u, "theta_u", closed=True)
+    if not tl < tu:
+        raise ValueError(f"theta_l={theta_l!r} must be below theta_u={theta_u!r}")
     nmax = int(lk[-1])
     probs = [_predictive_table(pr, int(n), nmax, p0, tt) for n in lk[:-1]]
     probs.append(_prob_above(pr, np.arange(nmax + 1, dtype=float), nmax, p0))
@@ -354,8 +390,10 @@ def bop2_design(
     p0 = _check_prob(p0, "p0")
     lk = _check_looks(looks)
     lam_ = _check_prob(lam, "lam")
-    if not np.isfinite(float(gamma)) or float(gamma) < 0:
+    if _number(gamma, "gamma") < 0:
         raise ValueError(f"gamma must be a non-negative number, got {gamma!r}")
+    if _number(eta, "eta") < 0:
+        raise ValueError(f"eta must be a non-negative number, got {eta!r}")
     pr = BetaMixture(1.0, p0, 1.0 - p0) if prior is None else as_beta_prior(prior)
     fut_c, eff_c = bop2_cutoffs(lk, lam_, float(gamma), efficacy, float(eta))
     probs = [_prob_above(pr, np.arange(n + 1, dtype=float), int(n), p0) for n in lk]
@@ -366,6 +404,6 @@ def bop2_design(
         eff,
         p0=p0,
         label=f"BOP2 (λ={lam_:g}, γ={float(gamma):g})",
-        settings={"design": "BOP2", "prior": pr.to_dict(), "p0": p0, "lambda": lam_,
+        settings={"design": "BOP2", "prior": pr.to_dict(), "p0": p0, "lam": lam_,
                   "gamma": float(gamma), "efficacy": efficacy, "eta": float(eta)},
     )  # fmt: skip

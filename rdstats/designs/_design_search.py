@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from rdstats._provenance import provenance
 from rdstats.designs._bayes_single_arm import (
     _bounds_from,
     _check_looks,
@@ -47,13 +48,22 @@ class DesignSearch:
     best: SequentialBinaryDesign
     table: pd.DataFrame
     criterion: str
+    provenance: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def summary(self) -> pd.DataFrame:
         """The best design's boundaries and operating characteristics at p0 and p1."""
         return self.table[self.table.chosen].reset_index(drop=True)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"best": self.best.to_dict(), "criterion": self.criterion}
+        table = {str(k): v for k, v in self.table.to_dict(orient="list").items()}
+        for key in ("futility", "efficacy"):
+            table[key] = [[int(b) for b in bounds] for bounds in table[key]]
+        return {
+            "best": self.best.to_dict(),
+            "criterion": self.criterion,
+            "table": table,
+            "provenance": self.provenance,
+        }
 
     def _repr_html_(self) -> str:
         return (
@@ -126,8 +136,11 @@ def _finish(table: pd.DataFrame, alpha: float, beta: float | None, objective: st
         else:
             best = table.iloc[int(np.argmin(table.alpha.to_numpy()))]
         target = f"type I error <= {alpha}" + ("" if beta is None else f" and power >= {1 - beta}")
+        params = ", ".join(
+            f"{k}={best[k]:g}" for k in ("theta_t", "theta_l", "lam", "gamma", "eta") if k in best
+        )
         raise ValueError(
-            f"no candidate design has {target}; the best found has type I error "
+            f"no candidate design has {target}; the best found ({params}) has type I error "
             f"{best.alpha:.4f} and power {best.power:.4f} - widen the grids or the sample size"
         )
     ok = table[feasible]
@@ -196,7 +209,9 @@ def search_predictive_design(
         settings={"design": "predictive_probability", "prior": pr.to_dict(), "p0": p0,
                   "theta_t": float(row.theta_t), "theta_l": float(row.theta_l), "theta_u": 1.0},
     )  # fmt: skip
-    return DesignSearch(best, table, "smallest EN(p0) with alpha and power met")
+    args = {"p0": p0, "p1": p1, "looks": lk.tolist(), "prior": pr.to_dict(), "alpha": alpha,
+            "beta": beta, "theta_t": tts.tolist(), "theta_l": tls.tolist()}  # fmt: skip
+    return DesignSearch(best, table, "smallest EN(p0) with alpha and power met", provenance(args))
 
 
 def calibrate_bop2(
@@ -238,21 +253,24 @@ def calibrate_bop2(
     pr = BetaMixture(1.0, p0, 1.0 - p0) if prior is None else as_beta_prior(prior)
     probs = [_prob_above(pr, np.arange(n + 1, dtype=float), int(n), p0) for n in lk]
     cands = [
-        {"lambda": float(a), "gamma": float(g), "eta": float(e)}
+        {"lam": float(a), "gamma": float(g), "eta": float(e)}
         for a, g, e in itertools.product(lams, gams, etas)
     ]
 
     def bounds(c: dict[str, Any]) -> tuple[list[int], list[int]]:
-        fut_c, eff_c = bop2_cutoffs(lk, c["lambda"], c["gamma"], efficacy, c["eta"])
+        fut_c, eff_c = bop2_cutoffs(lk, c["lam"], c["gamma"], efficacy, c["eta"])
         return _bounds_from(probs, fut_c, eff_c)
 
     table = _finish(_evaluate(cands, bounds, lk, p0, p1), alpha, None, "power")
     row = table[table.chosen].iloc[0]
     best = SequentialBinaryDesign(
         lk, row.futility, row.efficacy, p0=p0,
-        label=f"BOP2 (λ={row['lambda']:g}, γ={row.gamma:g})",
+        label=f"BOP2 (λ={row.lam:g}, γ={row.gamma:g})",
         settings={"design": "BOP2", "prior": pr.to_dict(), "p0": p0,
-                  "lambda": float(row["lambda"]), "gamma": float(row.gamma),
+                  "lam": float(row.lam), "gamma": float(row.gamma),
                   "efficacy": efficacy, "eta": float(row.eta)},
     )  # fmt: skip
-    return DesignSearch(best, table, "highest power with alpha met")
+    args = {"p0": p0, "p1": p1, "looks": lk.tolist(), "prior": pr.to_dict(), "alpha": alpha,
+            "efficacy": efficacy, "lam": lams.tolist(), "gamma": gams.tolist(),
+            "eta": etas.tolist()}  # fmt: skip
+    return DesignSearch(best, table, "highest power with alpha met", provenance(args))

@@ -90,8 +90,9 @@ class SequentialBinaryDesign:
         maximum sample size.
     futility : sequence of int
         Stop for futility at look k if the responders so far are ``<= futility[k]``
-        (-1: no futility stop there). At the last look the entry is ignored: the trial
-        then fails iff it does not succeed.
+        (-1: no futility stop there). At the last look the entry must lie below the
+        success threshold and is then set to it minus one: the trial fails iff it does
+        not succeed.
     efficacy : sequence of int, optional
         Stop for efficacy at look k if the responders are ``>= efficacy[k]``
         (``n_k + 1``: no efficacy stop); the last entry is the final success threshold.
@@ -145,8 +146,13 @@ class SequentialBinaryDesign:
                     f"efficacy needs one bound per look ({looks.size}), got {eff.size}: "
                     f"{eff.tolist()}"
                 )
+        if fut[-1] >= eff[-1]:
+            raise ValueError(
+                f"at the last look (n = {looks[-1]}) the futility bound {fut[-1]} must be below "
+                f"the success threshold {eff[-1]}"
+            )
         fut = fut.copy()
-        fut[-1] = eff[-1] - 1
+        fut[-1] = eff[-1] - 1  # at the end the trial fails iff it does not succeed
         if np.any(fut < -1) or np.any(fut > looks):
             raise ValueError(f"futility bounds must lie in -1..n_k, got {fut.tolist()}")
         if np.any(eff < 0) or np.any(eff > looks + 1):
@@ -184,7 +190,7 @@ class SequentialBinaryDesign:
 
     def _masses(self, p: ArrayLike) -> tuple[Array, list[Array]]:
         pa = np.atleast_1d(np.asarray(p, dtype=float))
-        if pa.ndim != 1 or np.any(~np.isfinite(pa)) or np.any((pa < 0) | (pa > 1)):
+        if pa.ndim != 1 or pa.size == 0 or np.any(~np.isfinite(pa)) or np.any((pa < 0) | (pa > 1)):
             raise ValueError(f"p must be response rates in [0, 1], got {np.asarray(p).tolist()}")
         return pa, stopping_masses(pa, self.looks, self.futility, self.efficacy)
 

@@ -3,7 +3,7 @@ search, with exact operating characteristics."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -11,6 +11,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
+from rdstats._provenance import provenance
 from rdstats.designs._sequential_binary import SequentialBinaryDesign
 
 Array = NDArray[np.float64]
@@ -93,6 +94,7 @@ class SimonResult:
     minimax: SimonTwoStage
     admissible: pd.DataFrame
     candidates: pd.DataFrame
+    provenance: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def summary(self) -> pd.DataFrame:
         """Optimal and minimax designs side by side: r1/n1, r/n, EN(p0), PET(p0), attained
@@ -124,6 +126,8 @@ class SimonResult:
             "optimal": self.optimal.to_dict(),
             "minimax": self.minimax.to_dict(),
             "admissible": self.admissible.to_dict(orient="list"),
+            "candidates": self.candidates.to_dict(orient="list"),
+            "provenance": self.provenance,
         }
 
     def _repr_html_(self) -> str:
@@ -150,6 +154,8 @@ class SimonResult:
 
 
 def _check_rate(value: float, name: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
     v = float(value)
     if not 0.0 < v < 1.0:
         raise ValueError(f"{name} must be in (0, 1), got {value!r}")
@@ -169,6 +175,7 @@ def _search(p0: float, p1: float, alpha: float, beta: float, nmax: int) -> pd.Da
         for p in (p0, p1)
     ]
     rows = []
+    closest: tuple[float, int, int, int, int] = (-1.0, 0, 0, 0, 0)  # most powerful at alpha
     for n in range(2, nmax + 1):
         best: tuple[float, int, int, int, float, float, float] | None = None
         for n1 in range(1, n):
@@ -187,7 +194,11 @@ def _search(p0: float, p1: float, alpha: float, beta: float, nmax: int) -> pd.Da
             has = ok.any(axis=1)
             r_best = np.argmax(ok, axis=1)  # smallest feasible r: the most powerful
             rows_i = np.arange(n1)
-            feasible = has & (power_rr[rows_i, r_best] >= 1.0 - beta)
+            pw_best = np.where(has, power_rr[rows_i, r_best], -1.0)
+            j = int(np.argmax(pw_best))
+            if pw_best[j] > closest[0]:
+                closest = (float(pw_best[j]), j, n1, int(r_best[j]), n)
+            feasible = has & (pw_best >= 1.0 - beta)
             if not feasible.any():
                 continue
             en0 = n1 + (1.0 - pet0) * m
@@ -200,7 +211,9 @@ def _search(p0: float, p1: float, alpha: float, beta: float, nmax: int) -> pd.Da
             keys = ("EN(p0)", "n1", "r1", "r", "PET(p0)", "alpha", "power")
             rows.append({"n": n, **dict(zip(keys, best, strict=True))})
     cols = ["r1", "n1", "r", "n", "EN(p0)", "PET(p0)", "alpha", "power"]
-    return pd.DataFrame(rows, columns=cols)
+    out = pd.DataFrame(rows, columns=cols)
+    out.attrs["closest"] = closest
+    return out
 
 
 def _admissible(cand: pd.DataFrame) -> pd.DataFrame:
@@ -291,11 +304,16 @@ def simon_two_stage(
         raise ValueError(f"nmax must be an integer >= 2, got {nmax!r}")
     cand = _search(p0, p1, alpha, beta, int(nmax))
     if cand.empty:
-        best = _most_powerful(p0, p1, alpha, int(nmax))
+        pw, r1, n1, r, n = cand.attrs["closest"]
+        best = (
+            f"the most powerful with type I error <= {alpha} is {r1}/{n1}, {r}/{n} with power "
+            f"{pw:.4f}"
+            if pw >= 0
+            else "none even reaches the type I error"
+        )
         raise ValueError(
             f"no two-stage design with n <= {nmax} has type I error <= {alpha} and power "
-            f">= {1 - beta}; the most powerful single-stage design at n = {nmax} rejects "
-            f"if more than {best[0]} respond and has power {best[1]:.4f} - raise nmax"
+            f">= {1 - beta}; {best} - raise nmax"
         )
     i_opt = int(np.argmin(cand["EN(p0)"].to_numpy()))
     opt = cand.iloc[i_opt]
@@ -309,13 +327,7 @@ def simon_two_stage(
         minimax=SimonTwoStage(int(mm.r1), int(mm.n1), int(mm.r), int(mm.n), p0),
         admissible=_admissible(cand),
         candidates=cand,
+        provenance=provenance(
+            {"p0": p0, "p1": p1, "alpha": alpha, "beta": beta, "nmax": int(nmax)}
+        ),
     )
-
-
-def _most_powerful(p0: float, p1: float, alpha: float, n: int) -> tuple[int, float]:
-    r = int(stats.binom.isf(alpha, n, p0))
-    while r > 0 and stats.binom.sf(r - 1, n, p0) <= alpha:
-        r -= 1
-    while stats.binom.sf(r, n, p0) > alpha:
-        r += 1
-    return r, float(stats.binom.sf(r, n, p1))

@@ -67,9 +67,13 @@ def test_predictive_probability_reference(case: dict[str, Any]) -> None:
 @pytest.mark.parametrize("case", cases("bop2_boundaries"))
 def test_bop2_boundaries_reference(case: dict[str, Any]) -> None:
     i = case["inputs"]
-    d = bop2_design(i["p0"], i["looks"], lam=i["lam"], gamma=i["gamma"], efficacy=i["efficacy"])
+    d = bop2_design(i["p0"], i["looks"], lam=i["lam"], gamma=i["gamma"], efficacy=i["efficacy"],
+                    eta=i.get("eta", 1.0))  # fmt: skip
     assert d.futility.tolist() == case["expected"]["futility"]
     assert d.efficacy.tolist() == case["expected"]["efficacy"]
+    if "p_reject" in case["expected"]:
+        got = d.oc(i["p"]).p_reject.to_numpy()
+        np.testing.assert_allclose(got, case["expected"]["p_reject"], atol=case["tolerance"]["abs"])
 
 
 @pytest.mark.parametrize("case", cases("sequential_oc"))
@@ -249,6 +253,23 @@ def test_calibrations_meet_their_targets() -> None:
     assert again.futility.tolist() == pp.best.futility.tolist()
 
 
+def test_thall_simon_margins_apply_to_their_own_rules() -> None:
+    """Futility asks whether p exceeds p0 + delta_futility, efficacy whether it exceeds
+    p0 + delta_efficacy (Thall & Simon: a targeted improvement for futility, none for
+    efficacy)."""
+    looks = [10, 20, 30, 40]
+    d = posterior_monitoring_design((1, 1), 0.2, looks, futility=0.1, efficacy=0.95,
+                                    final=0.9, delta_futility=0.15)  # fmt: skip
+    for n, f, e in zip(d.looks[:-1], d.futility[:-1], d.efficacy[:-1], strict=True):
+        x = np.arange(n + 1)
+        assert f == np.count_nonzero(special.betaincc(1 + x, 1 + n - x, 0.35) < 0.1) - 1
+        above = np.flatnonzero(special.betaincc(1 + x, 1 + n - x, 0.2) > 0.95)
+        assert e == above[0]
+    plain = posterior_monitoring_design((1, 1), 0.2, looks, futility=0.1, efficacy=0.95, final=0.9)
+    assert np.all(d.futility >= plain.futility)  # the targeted margin stops more often
+    assert d.efficacy.tolist() == plain.efficacy.tolist()
+
+
 def test_posterior_monitoring_boundaries_by_definition() -> None:
     d = posterior_monitoring_design((1, 1), 0.3, range(5, 31), futility=0.05, efficacy=0.99,
                                     final=0.95)  # fmt: skip
@@ -274,9 +295,39 @@ def test_posterior_monitoring_boundaries_by_definition() -> None:
         ),
         (lambda: SequentialBinaryDesign([10, 20], [1.5, 8]), "futility must contain integers"),
         (lambda: SequentialBinaryDesign([10], [3]).oc([1.2]), "p must be response rates"),
+        (lambda: SequentialBinaryDesign([10], [3]).oc([]), "p must be response rates"),
+        (
+            lambda: SequentialBinaryDesign([10, 20], [1, 15], [11, 5]),
+            "futility bound 15 must be below the success threshold 5",
+        ),
+        (lambda: simon_two_stage(0.1, 0.3, alpha="0.05"), "alpha must be a number"),
+        (lambda: predictive_probability("3", 5, 10, (1, 1), 0.2, 0.9), "y must be integers"),
+        (lambda: posterior_probability(3, 10, (1, 1), 0.2, delta=np.nan), "delta must be finite"),
+        (
+            lambda: posterior_monitoring_design((1, 1), 0.2, [10], delta_futility=2.0),
+            r"delta_futility must be a difference of rates in \(-1, 1\)",
+        ),
+        (
+            lambda: posterior_monitoring_design((1, 1), 0.2, [10], futility=0.5, efficacy=0.4),
+            "efficacy=0.4 must exceed futility=0.5",
+        ),
+        (
+            lambda: predictive_probability_design(
+                (1, 1), 0.2, [10, 20], theta_t=0.9, theta_l=0.5, theta_u=0.3
+            ),
+            "theta_l=0.5 must be below theta_u=0.3",
+        ),
+        (
+            lambda: bop2_design(0.2, [10, 20], lam=0.9, gamma=1, efficacy="power", eta=np.nan),
+            "eta must be finite",
+        ),
+        (lambda: bop2_design(0.2, [10, 20], lam=0.9, gamma="a"), "gamma must be a number"),
         (lambda: simon_two_stage(0.3, 0.2), "p1 must exceed p0"),
         (lambda: simon_two_stage(0.1, 0.3, alpha=1.5), r"alpha must be in \(0, 1\)"),
-        (lambda: simon_two_stage(0.1, 0.15, nmax=20), "no two-stage design with n <= 20"),
+        (
+            lambda: simon_two_stage(0.1, 0.15, nmax=20),
+            r"no two-stage design with n <= 20 .* the most powerful with type I error",
+        ),
         (lambda: SimonTwoStage(2, 10, 1, 29), "r must be in r1..n - 1"),
         (lambda: predictive_probability(5, 4, 10, (1, 1), 0.2, 0.9), "y must be integers in 0..n"),
         (lambda: predictive_probability(2, 12, 10, (1, 1), 0.2, 0.9), "need 0 <= n <= nmax"),
