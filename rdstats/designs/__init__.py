@@ -37,6 +37,7 @@ from rdstats.designs._spending import (
     WangTsiatis,
 )
 from rdstats.designs._ssr import SSRResult, cui_hung_wang, promising_zone
+from rdstats.designs._ssr_design import PromisingZoneDesign
 from rdstats.designs._two_arm import TwoArmDesign
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "OneArmDesign",
     "Pocock",
     "PocockSpending",
+    "PromisingZoneDesign",
     "SSRResult",
     "SequentialBinaryDesign",
     "SimonResult",

@@ -190,7 +190,7 @@ class PromisingZoneDesign:
 
     Examples
     --------
-    >>> from rdstats.designs._ssr_design import PromisingZoneDesign
+    >>> from rdstats.designs import PromisingZoneDesign
     >>> design = PromisingZoneDesign(n1=100, n2=100, n2_max=300, cp_min=0.3)
     >>> round(design.critical_value, 4), design.information_fraction
     (1.96, 0.5)
