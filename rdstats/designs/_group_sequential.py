@@ -16,6 +16,7 @@ from rdstats._provenance import provenance
 from rdstats.designs import _gs_boundaries as gsb
 from rdstats.designs._gs_hooks import GroupSequentialHooks, _real
 from rdstats.designs._gs_kernels import DEFAULT_GRID
+from rdstats.designs._gs_monitoring import GroupSequentialMonitoring
 from rdstats.designs._gs_results import (
     GroupSequentialCharacteristics,
     GroupSequentialSampleSize,
@@ -51,7 +52,7 @@ def _check_rates(rates: Any, kmax: int) -> tuple[float, ...]:
 
 
 @dataclass(frozen=True, eq=False)
-class GroupSequentialDesign(GroupSequentialHooks):
+class GroupSequentialDesign(GroupSequentialMonitoring, GroupSequentialHooks):
     """Group-sequential design for a normally distributed test statistic.
 
     At look ``k`` (information fraction ``t_k``) the trial stops with rejection of H0
@@ -89,8 +90,10 @@ class GroupSequentialDesign(GroupSequentialHooks):
         rejecting in either direction (True), or, as in rpact's default, of rejecting
         above the upper boundary, the fixed-sample reference then being
         ``z_{1-alpha/2} + z_{1-beta}`` (False). The two differ by about 1e-6 in the
-        drift at usual error rates. Simulated and exact operating characteristics always
-        count rejections in either direction.
+        drift at usual error rates. All reported powers follow it (:meth:`power`,
+        :meth:`characteristics`, :meth:`summary`, :meth:`oc`, :meth:`conditional_power`);
+        type I error (``alpha_spent``, ``rejection_h0``) and the simulation engine's
+        ``success`` (H0 rejected) count rejections in either direction.
     grid : int
         Jennison-Turnbull grid parameter ``r`` of the numerical integration (at most
         ``12 r - 1`` points per look; see :mod:`rdstats.designs._gs_kernels`).
@@ -112,7 +115,8 @@ class GroupSequentialDesign(GroupSequentialHooks):
     Classical boundaries solve one constant for the total α; spending functions solve
     each look's critical value for its α increment (Lan & DeMets 1983); two-sided
     spending designs spend ``f(t; alpha/2)`` on each side. Power of a two-sided design
-    is the probability of rejecting in either direction.
+    is that of rejecting above the upper boundary, or in either direction with
+    ``two_sided_power=True``.
 
     Simulation scenarios (:func:`rdstats.simulate.operating_characteristics`) have one
     parameter ``theta``, the drift in units of the design alternative: ``E[Z_k] =
@@ -458,8 +462,9 @@ class GroupSequentialDesign(GroupSequentialHooks):
 
     # -- presentation ---------------------------------------------------------------------------
     def summary(self) -> pd.DataFrame:
-        """Boundaries by look."""
-        rej1, _ = self.stage_probabilities(1.0)
+        """Boundaries by look, with the cumulative power (as :meth:`power`: two-sided
+        designs follow ``two_sided_power``)."""
+        rej1 = self._power_by_look(1.0)
         return pd.DataFrame(
             {
                 "look": np.arange(1, self.kmax + 1),
@@ -493,5 +498,6 @@ class GroupSequentialDesign(GroupSequentialHooks):
         return "<p><b>GroupSequentialDesign</b></p>" + self.summary().to_html(index=False)
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
-        """Boundaries on the z scale against the look (futility bounds too)."""
+        """Boundaries on the z scale (futility bounds too) against the information
+        fraction; the looks are labelled on the top axis."""
         return plot_boundaries(self, ax=ax, **kwargs)

@@ -28,6 +28,7 @@ from rdstats.designs._spending import HaybittlePeto, UserSpending, WangTsiatis
 Array = NDArray[np.float64]
 Z_MAX = 38.0  # beyond this the tail probability underflows; such a bound never is crossed
 _XTOL = 1e-12
+_MAX_EXPANSIONS = 60  # bracket searches: at most this many widenings before an error
 
 
 def spent(spec: Any, t: Array, total: float) -> Array:
@@ -91,6 +92,22 @@ def _root(f: Callable[[float], float], lo: float, hi: float) -> float:
     if fhi >= 0:
         return hi
     return float(optimize.brentq(f, lo, hi, xtol=_XTOL, rtol=4 * np.finfo(float).eps))
+
+
+def _expand(
+    below: Callable[[float], bool], start: float, what: str, *, step: float | None = None
+) -> float:
+    """Upper end of a bracket: ``start``, widened (by ``step``, else doubled) while
+    ``below`` holds; a ValueError after ``_MAX_EXPANSIONS`` widenings."""
+    x = start
+    for _ in range(_MAX_EXPANSIONS):
+        if not below(x):
+            return x
+        x = x + step if step is not None else 2.0 * x
+    raise ValueError(
+        f"no bracket for {what} found up to {x:.4g} after {_MAX_EXPANSIONS} widenings; "
+        "the design's error rates cannot be met with this boundary"
+    )
 
 
 def _secant(f: Callable[[float], float], x0: float, x1: float) -> float | None:
@@ -174,13 +191,19 @@ def classical_upper(
     def probit_gap(scale: float) -> float:
         return float(stats.norm.isf(max(total(scale), 1e-300))) - z_alpha
 
+    if isinstance(spec, HaybittlePeto) and t.size > 1:
+        interim = total(np.inf)  # what the fixed interim looks spend on their own
+        if interim >= alpha * (1.0 - 1e-9):
+            raise ValueError(
+                f"Haybittle-Peto interim bound z={spec.z:g} already spends {interim:.6g} of "
+                f"alpha={alpha:.6g} over {t.size - 1} interim look(s), leaving nothing for "
+                "the final look; raise z or alpha"
+            )
     guess = start + 0.1 if isinstance(spec, HaybittlePeto) else start + 0.3
     found = _secant(probit_gap, guess, guess + 0.1)
     if found is not None:
         return _classical_shape(spec, t, found)
-    hi = start + 3.0
-    while total(hi) > alpha:
-        hi += 3.0
+    hi = _expand(lambda s: total(s) > alpha, start + 3.0, "the boundary constant", step=3.0)
     scale = optimize.brentq(
         lambda s: total(s) - alpha, start * 0.5, hi, xtol=_XTOL, rtol=4 * np.finfo(float).eps
     )
@@ -227,9 +250,8 @@ def drift_for_power(
     def g(d: float) -> float:
         return float(rejection(t, upper, lower, sided, d, r)[0].sum()) - power
 
-    lo, hi = 0.0, max(float(upper[-1]) + target, 0.1) * 1.5
-    while g(hi) < 0:
-        lo, hi = hi, hi * 2
+    hi = _expand(lambda d: g(d) < 0, max(float(upper[-1]) + target, 0.1) * 1.5, "the drift")
+    lo = hi / 2 if g(hi / 2) < 0 else 0.0
     return float(optimize.brentq(g, lo, hi, xtol=1e-11, rtol=4 * np.finfo(float).eps))
 
 
@@ -303,9 +325,8 @@ def beta_spending(
     z = float(stats.norm.isf(alpha) + stats.norm.isf(beta))
     found = _secant(gap, z * 1.02, z * 1.08)
     if found is None:
-        lo, hi = 0.0, 1.5 * z
-        while gap(hi) < 0:
-            lo, hi = hi, hi * 2
+        hi = _expand(lambda d: gap(d) < 0, 1.5 * z, "the β-spending drift")
+        lo = hi / 2 if gap(hi / 2) < 0 else 0.0
         found = float(optimize.brentq(gap, lo, hi, xtol=1e-11, rtol=4 * np.finfo(float).eps))
     drift = found
     c, a = sweep(drift)

@@ -20,32 +20,41 @@ def _finite_list(a: Any) -> list[float | None]:
     return [float(v) if np.isfinite(v) else None for v in np.asarray(a, dtype=float)]
 
 
+def _look_axis(ax: Any, t: Array) -> None:
+    """Information fraction on the x axis, each look labelled at its fraction."""
+    ax.set_xlim(0.0, 1.05)
+    ax.set_xlabel("information fraction")
+    top = ax.secondary_xaxis("top")
+    top.set_xticks(t, [str(k) for k in range(1, t.size + 1)])
+    top.set_xlabel("look")
+
+
 def plot_boundaries(design: Any, ax: Any = None, **kwargs: Any) -> Any:
-    """Critical values (and futility bounds) on the z scale against the look."""
+    """Critical values (and futility bounds) on the z scale against the information
+    fraction, the looks labelled on the top axis."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots()
-    looks = np.arange(1, design.kmax + 1)
+    t = np.asarray(design.information_rates, dtype=float)
     c = np.asarray(design.critical_values)
     ok = np.isfinite(c)
-    ax.plot(looks[ok], c[ok], "o-", color=kwargs.pop("color", "C3"), label="reject H0", **kwargs)
+    ax.plot(t[ok], c[ok], "o-", color=kwargs.pop("color", "C3"), label="reject H0", **kwargs)
     if design.sided == 2:
-        ax.plot(looks[ok], -c[ok], "o-", color="C3")
+        ax.plot(t[ok], -c[ok], "o-", color="C3")
     a = np.asarray(design.futility_bounds)
     fin = np.isfinite(a)
     if fin.any():
-        ax.plot(looks[fin], a[fin], "s--", color="C0", label="futility")
+        ax.plot(t[fin], a[fin], "s--", color="C0", label="futility")
     top = max(float(np.max(c[ok], initial=0.0)), 0.0) + 1.0
-    ax.fill_between(looks[ok], c[ok], top, color="C3", alpha=0.08, lw=0)
+    ax.fill_between(t[ok], c[ok], top, color="C3", alpha=0.08, lw=0)
     if design.sided == 2:
-        ax.fill_between(looks[ok], -top, -c[ok], color="C3", alpha=0.08, lw=0)
+        ax.fill_between(t[ok], -top, -c[ok], color="C3", alpha=0.08, lw=0)
     if fin.any():
         bottom = min(float(np.min(a[fin])), 0.0) - 1.0
-        ax.fill_between(looks[fin], bottom, a[fin], color="C0", alpha=0.08, lw=0)
+        ax.fill_between(t[fin], bottom, a[fin], color="C0", alpha=0.08, lw=0)
     ax.axhline(0.0, color="0.7", lw=0.8)
-    ax.set_xticks(looks)
-    ax.set_xlabel("look")
+    _look_axis(ax, t)
     ax.set_ylabel("z statistic")
     ax.legend()
     return ax
@@ -137,16 +146,16 @@ class GroupSequentialCharacteristics:
         return head + self.summary().to_html(index=False)
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
-        """Cumulative power and cumulative type I error by look."""
+        """Cumulative power and cumulative type I error against the information
+        fraction, the looks labelled on the top axis."""
         import matplotlib.pyplot as plt
 
         if ax is None:
             _, ax = plt.subplots()
-        looks = np.arange(1, self.design.kmax + 1)
-        ax.plot(looks, self.power, "o-", label="power (H1)", **kwargs)
-        ax.plot(looks, np.cumsum(self.rejection_h0), "s--", label="type I error (H0)")
-        ax.set_xticks(looks)
-        ax.set_xlabel("look")
+        t = np.asarray(self.design.information_rates, dtype=float)
+        ax.plot(t, self.power, "o-", label="power (H1)", **kwargs)
+        ax.plot(t, np.cumsum(self.rejection_h0), "s--", label="type I error (H0)")
+        _look_axis(ax, t)
         ax.set_ylabel("cumulative rejection probability")
         ax.legend()
         return ax

@@ -46,7 +46,16 @@ class WangTsiatis:
     Parameters
     ----------
     delta : float
-        Shape parameter Δ (usually between 0 and 0.5).
+        Shape parameter Δ in [-0.5, 1] (usually between 0 and 0.5).
+
+    Notes
+    -----
+    Δ is restricted to [-0.5, 1], the range rpact accepts. On the score scale the
+    boundary is ``C t^Δ``: Δ = 1 is a constant boundary on the estimate scale (the
+    earliest looks already reject at the final look's estimate), and larger Δ would
+    reject early on weaker evidence than at the end; Δ = -0.5 gives interim z bounds
+    growing as ``1 / t``, beyond which the interim looks practically never stop
+    (``WangTsiatis(5)`` would ask for z = 275 at the first of three looks).
 
     References
     ----------
@@ -62,7 +71,12 @@ class WangTsiatis:
     delta: float = 0.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "delta", _finite(self.delta, "delta"))
+        d = _finite(self.delta, "delta")
+        if not -0.5 <= d <= 1.0:
+            raise ValueError(
+                f"delta must lie in [-0.5, 1] (Wang-Tsiatis shape), got {self.delta!r}"
+            )
+        object.__setattr__(self, "delta", d)
 
     def shape(self, t: ArrayLike) -> Array:
         """Boundary relative to its value at full information."""
@@ -125,7 +139,9 @@ class HaybittlePeto:
     Parameters
     ----------
     z : float
-        Interim critical value (default 3).
+        Interim critical value, positive and finite (default 3). The interim looks
+        alone must spend less than the design's α (see
+        :class:`~rdstats.designs.GroupSequentialDesign`).
 
     References
     ----------
@@ -146,7 +162,7 @@ class HaybittlePeto:
     def __post_init__(self) -> None:
         z = _finite(self.z, "z")
         if z <= 0:
-            raise ValueError(f"z must be positive, got {self.z!r}")
+            raise ValueError(f"z must be a positive interim critical value, got {self.z!r}")
         object.__setattr__(self, "z", z)
 
     def to_dict(self) -> dict[str, Any]:
@@ -240,7 +256,7 @@ class KimDeMetsSpending(_Spending):
     def __post_init__(self) -> None:
         g = _finite(self.gamma, "gamma")
         if g <= 0:
-            raise ValueError(f"gamma must be positive, got {self.gamma!r}")
+            raise ValueError(f"gamma must be positive (Kim-DeMets exponent), got {self.gamma!r}")
         object.__setattr__(self, "gamma", g)
 
     def _f(self, t: Array, total: float) -> Array:
@@ -255,8 +271,9 @@ class HwangShihDeCaniSpending(_Spending):
     Parameters
     ----------
     gamma : float
-        Shape; negative values spend late (-4 resembles O'Brien-Fleming), positive values
-        early (1 resembles Pocock).
+        Finite shape in [-700, 700] (beyond, ``exp(-gamma)`` overflows); negative values
+        spend late (-4 resembles O'Brien-Fleming), positive values early (1 resembles
+        Pocock).
 
     References
     ----------

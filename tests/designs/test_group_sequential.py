@@ -1,5 +1,7 @@
-"""Group-sequential designs: rpact and published reference values, Monte Carlo
-cross-checks of the recursive integration, invariants, the engine hooks and bad input."""
+"""Group-sequential designs: invariants, edge designs, the engine hooks, power
+conventions, monitoring (conditional power, operating characteristics), result objects
+and bad input. Reference values and Monte Carlo cross-checks are in
+test_group_sequential_reference.py."""
 
 from __future__ import annotations
 
@@ -16,250 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from rdstats.designs import _gs_boundaries as gsb
 from rdstats.designs import _spending as sp
 from rdstats.designs._group_sequential import GroupSequentialDesign
-from rdstats.designs._gs_kernels import crossing_probabilities, stopping_distribution
 from rdstats.designs._gs_results import GroupSequentialCharacteristics, GroupSequentialSampleSize
 from rdstats.simulate import ScenarioGrid, operating_characteristics
-
-REFERENCE = Path(__file__).resolve().parents[1] / "reference"
-RPACT = json.loads((REFERENCE / "group_sequential_rpact.json").read_text())["cases"]
-JT = json.loads((REFERENCE / "group_sequential_jennison_turnbull.json").read_text())["cases"]
-N_MC = 200_000
-
-
-def _spec(d: dict[str, Any]) -> Any:
-    d = dict(d)
-    cls = getattr(sp, d.pop("type"))
-    if "values" in d:
-        d["values"] = tuple(d["values"])
-    return cls(**d)
-
-
-def design_from(inputs: dict[str, Any]) -> GroupSequentialDesign:
-    fut = inputs.get("futility")
-    if isinstance(fut, dict):
-        fut = _spec(fut)
-    return GroupSequentialDesign(
-        kmax=inputs["kmax"],
-        alpha=inputs["alpha"],
-        beta=inputs.get("beta", 0.2),
-        sided=inputs.get("sided", 1),
-        spending=_spec(inputs["spending"]),
-        information_rates=inputs.get("information_rates"),
-        futility=fut,
-        binding_futility=inputs.get("binding_futility", False),
-        two_sided_power=inputs.get("two_sided_power", False),
-    )
-
-
-def computed(design: GroupSequentialDesign, inputs: dict[str, Any]) -> dict[str, Any]:
-    """Every quantity a reference case may name, computed by rdstats."""
-    ch = design.characteristics()
-    got: dict[str, Any] = {
-        "critical_values": design.critical_values,
-        "stage_levels": design.stage_levels,
-        "alpha_spent": design.alpha_spent,
-        "futility_bounds": design.futility_bounds[:-1],
-        "shift": design.drift**2,
-        "inflation_factor": design.inflation_factor,
-        "power": ch.power,
-        "futility_probabilities": ch.futility_h1,
-        "beta_spent": np.cumsum(design.stage_probabilities(1.0)[1]),
-        "asn_h0": ch.asn_h0,
-        "asn_h01": ch.asn_h01,
-        "asn_h1": ch.asn_h1,
-    }
-    endpoint = inputs.get("endpoint")
-    if endpoint is not None:
-        if endpoint == "means":
-            ss = design.sample_size_means(
-                inputs["difference"],
-                inputs["sd"],
-                groups=inputs["groups"],
-                allocation=inputs.get("allocation", 1.0),
-            )
-        elif endpoint == "rates":
-            ss = design.sample_size_rates(
-                inputs["pi1"], inputs["pi2"], allocation=inputs.get("allocation", 1.0)
-            )
-        else:
-            ss = design.sample_size_survival(
-                inputs["hazard_ratio"], allocation=inputs.get("allocation", 1.0)
-            )
-        got.update(
-            n_fixed=ss.n_fixed,
-            n_max=ss.n_max,
-            n_per_stage=ss.n_per_look,
-            expected_n_h0=ss.expected_n["h0"],
-            expected_n_h1=ss.expected_n["h1"],
-            critical_effect=ss.critical_effect,
-            futility_effect=ss.futility_effect[:-1],
-            events_fixed=ss.n_fixed,
-            events_max=ss.n_max,
-            events_per_stage=ss.n_per_look,
-        )
-    return got
-
-
-# -- reference values -------------------------------------------------------------------------
-@pytest.mark.parametrize("case", RPACT, ids=[c["name"] for c in RPACT])
-def test_rpact_reference(case: dict[str, Any]) -> None:
-    design = design_from(case["inputs"])
-    got = computed(design, case["inputs"])
-    for key, expected in case["expected"].items():
-        exp = np.asarray(expected, dtype=float)
-        if key == "futility_bounds" and np.all(exp == -6):  # rpact's code for "none"
-            assert design.futility is None
-            continue
-        tol = case["tolerance"]
-        np.testing.assert_allclose(
-            got[key],
-            exp,
-            rtol=tol.get("rel", 0.0),
-            atol=tol["abs"],
-            err_msg=f"{case['name']}: {key}",
-        )
-
-
-def test_visible_reference_values() -> None:
-    of = GroupSequentialDesign(kmax=3, alpha=0.025, spending="OF")
-    np.testing.assert_allclose(of.critical_values, [3.4710914, 2.4544323, 2.0040356], atol=1e-7)
-    np.testing.assert_allclose(of.alpha_spent, [0.00025917, 0.00716006, 0.025], atol=1e-8)
-    asof = GroupSequentialDesign(kmax=3, alpha=0.025, spending="asOF")
-    np.testing.assert_allclose(asof.critical_values, [3.7103029, 2.5114275, 1.9930475], atol=1e-7)
-
-
-@pytest.mark.parametrize("case", JT, ids=[c["name"] for c in JT])
-def test_jennison_turnbull_constants(case: dict[str, Any]) -> None:
-    design = design_from(case["inputs"])
-    k = case["inputs"]["kmax"]
-    constant = design.critical_values[-1]  # C_P, and C_B = c_K for O'Brien-Fleming
-    assert constant == pytest.approx(case["expected"]["constant"], abs=case["tolerance"]["abs"])
-    if case["inputs"]["spending"]["type"] == "OBrienFleming":
-        np.testing.assert_allclose(
-            design.critical_values, constant * np.sqrt(k / np.arange(1, k + 1)), rtol=1e-12
-        )
-
-
-def test_grid_convergence() -> None:
-    """Boundaries agree to 1e-8 between the default grid and a 3x finer one."""
-    for spending in ("OF", "asP"):
-        coarse = GroupSequentialDesign(kmax=5, spending=spending)
-        fine = GroupSequentialDesign(kmax=5, spending=spending, grid=96)
-        np.testing.assert_allclose(coarse.critical_values, fine.critical_values, atol=2e-8)
-        assert coarse.drift == pytest.approx(fine.drift, abs=1e-7)
-
-
-# -- Monte Carlo cross-checks ---------------------------------------------------------------
-def simulate_z(t: np.ndarray, drift: float, n: int, seed: int) -> np.ndarray:
-    """Z_1..Z_K drawn jointly from their multivariate normal distribution (Cholesky of
-    Cov(Z_i, Z_j) = sqrt(t_i / t_j), i <= j), independent of the design's own code."""
-    cov = np.sqrt(np.minimum.outer(t, t) / np.maximum.outer(t, t))
-    chol = np.linalg.cholesky(cov)
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((n, t.size)) @ chol.T + drift * np.sqrt(t)
-
-
-def mc_stage_probabilities(design: GroupSequentialDesign, theta: float, seed: int) -> np.ndarray:
-    t = np.asarray(design.information_rates)
-    z = simulate_z(t, theta * design.drift, N_MC, seed)
-    c = np.asarray(design.critical_values)
-    reject = (np.abs(z) if design.sided == 2 else z) >= c
-    stop = reject | (z <= np.asarray(design.futility_bounds))
-    stop[:, -1] = True
-    look = np.argmax(stop, axis=1)
-    success = reject[np.arange(N_MC), look]
-    k = design.kmax
-    rej = np.bincount(look[success], minlength=k) / N_MC
-    fut = np.bincount(look[~success], minlength=k) / N_MC
-    return np.concatenate([rej, fut[:-1]])
-
-
-def assert_within_mc(simulated: np.ndarray, exact: np.ndarray, n: int = N_MC) -> None:
-    se = np.sqrt(np.maximum(exact * (1 - exact), 1.0 / n) / n)
-    assert np.all(np.abs(simulated - exact) <= 4 * se), (simulated, exact, se)
-
-
-MC_DESIGNS = {
-    "OF": {"kmax": 4, "spending": "OF"},
-    "asP unequal": {"kmax": 3, "spending": "asP", "information_rates": (0.3, 0.6, 1.0)},
-    "two-sided HSD": {
-        "kmax": 4,
-        "alpha": 0.05,
-        "sided": 2,
-        "spending": sp.HwangShihDeCaniSpending(-2),
-    },
-    "beta-spending binding": {
-        "kmax": 3,
-        "spending": "asOF",
-        "futility": sp.KimDeMetsSpending(2),
-        "binding_futility": True,
-    },
-    "fixed futility": {"kmax": 3, "spending": "HP", "futility": (0.0, 0.5)},
-}
-
-
-@pytest.mark.parametrize("name", list(MC_DESIGNS))
-@pytest.mark.parametrize("theta", [0.0, 1.0])
-def test_exact_matches_independent_simulation(name: str, theta: float) -> None:
-    design = GroupSequentialDesign(**MC_DESIGNS[name])
-    rej, fut = design.stage_probabilities(theta)
-    exact = np.concatenate([rej, fut[:-1]])
-    seed = 1000 + list(MC_DESIGNS).index(name) + int(10 * theta)
-    assert_within_mc(mc_stage_probabilities(design, theta, seed), exact)
-
-
-def test_kernel_against_simulation_with_both_bounds() -> None:
-    t = np.array([0.2, 0.5, 0.7, 1.0])
-    upper = np.array([2.8, 2.4, 2.2, 2.0])
-    lower = np.array([-1.0, 0.0, 0.5, 2.0])
-    up, low = crossing_probabilities(t, upper, lower, 1.3)
-    z = simulate_z(t, 1.3, N_MC, 7)
-    stop = (z >= upper) | (z <= lower)
-    look = np.argmax(stop, axis=1)
-    hit = z[np.arange(N_MC), look] >= upper[look]
-    assert_within_mc(np.bincount(look[hit], minlength=4) / N_MC, up)
-    assert_within_mc(np.bincount(look[~hit], minlength=4) / N_MC, low)
-    assert up.sum() + low.sum() == pytest.approx(1.0, abs=1e-8)
-
-
-@pytest.mark.parametrize("name", list(MC_DESIGNS))
-def test_stopping_distribution_quadrature(name: str) -> None:
-    """Simpson weights of the stopping regions sum to the exit probabilities."""
-    design = GroupSequentialDesign(**MC_DESIGNS[name])
-    rej, fut = design.stage_probabilities(0.7)
-    pieces = stopping_distribution(
-        np.asarray(design.information_rates),
-        np.asarray(design.critical_values),
-        np.asarray(design.futility_bounds),
-        0.7 * design.drift,
-        design.sided == 2,
-    )
-    k = design.kmax
-    got_rej = np.zeros(k)
-    got_fut = np.zeros(k)
-    for look, rejected, _, w in pieces:
-        (got_rej if rejected else got_fut)[look] += w.sum()
-    # Simpson on the log-spaced tail nodes: about 1e-5 relative (the engine rescales
-    # the weights to the exact region probabilities)
-    np.testing.assert_allclose(got_rej, rej, rtol=1e-4, atol=1e-9)
-    np.testing.assert_allclose(got_fut[:-1], fut[:-1], rtol=1e-4, atol=1e-9)
-    assert got_rej.sum() + got_fut.sum() == pytest.approx(1.0, abs=1e-6)
-
-
-@pytest.mark.parametrize("name", ["OF", "two-sided HSD", "beta-spending binding"])
-def test_engine_exact_equals_simulated(name: str) -> None:
-    design = GroupSequentialDesign(**MC_DESIGNS[name])
-    grid = ScenarioGrid.cartesian(theta=[0.0, 0.5, 1.0])
-    exact = operating_characteristics(design, grid, method="exact").metrics
-    mc = operating_characteristics(design, grid, n_trials=40_000, rng=3, progress=False).metrics
-    merged = exact.merge(mc, on=["scenario", "metric"], suffixes=("_exact", "_mc"))
-    keep = ["p_success", "n_mean", "p_early_stop", "estimate_mean", "bias", "rmse"]
-    merged = merged[merged["metric"].isin(keep)]
-    assert len(merged) == 18
-    for row in merged.itertuples():
-        assert abs(row.value_mc - row.value_exact) <= 4 * row.mcse_mc + 1e-12, row
 
 
 def test_engine_outcomes_and_sample_size_design() -> None:
@@ -357,7 +120,7 @@ def test_binding_futility_lowers_critical_values() -> None:
 def test_edge_designs() -> None:
     """Looks that spend nothing never stop; one look is the fixed design; non-binding
     β-spending works with classical boundaries too (rpact allows it for α-spending only)."""
-    user = GroupSequentialDesign(kmax=3, spending=sp.UserSpending([0.0, 0.01, 0.025]))
+    user = GroupSequentialDesign(kmax=3, spending=sp.UserSpending((0.0, 0.01, 0.025)))
     assert user.critical_values[0] == np.inf
     out, w = user._exact({"theta": 1.0})
     assert w[out["stopped_at"] == 1].sum() == 0.0
@@ -471,8 +234,8 @@ def test_effect_scale_directions() -> None:
         ({"futility": "asOF", "binding_futility": True}, ValueError, "binding"),
         ({"binding_futility": "yes"}, TypeError, "binding_futility"),
         ({"grid": 2}, ValueError, "grid"),
-        ({"spending": sp.UserSpending([0.01, 0.025])}, ValueError, "kmax=3"),
-        ({"spending": sp.UserSpending([0.01, 0.02, 0.03])}, ValueError, "total error"),
+        ({"spending": sp.UserSpending((0.01, 0.025))}, ValueError, "kmax=3"),
+        ({"spending": sp.UserSpending((0.01, 0.02, 0.03))}, ValueError, "total error"),
     ],
 )
 def test_bad_design_input(kwargs: dict[str, Any], error: type, match: str) -> None:
@@ -486,7 +249,7 @@ def test_bad_spending_and_sample_size_input() -> None:
     with pytest.raises(ValueError, match="gamma"):
         sp.HwangShihDeCaniSpending(float("nan"))
     with pytest.raises(ValueError, match="values"):
-        sp.UserSpending([0.02, 0.01])
+        sp.UserSpending((0.02, 0.01))
     with pytest.raises(TypeError, match="values"):
         sp.UserSpending("abc")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="delta"):
@@ -514,3 +277,150 @@ def test_bad_spending_and_sample_size_input() -> None:
         operating_characteristics(
             design, ScenarioGrid.cartesian(theta=[float("inf")]), method="exact"
         )
+
+
+# -- review fixes: infeasible boundaries, power conventions, plots, monitoring ------------------
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"kmax": 5, "alpha": 0.0025, "spending": "HP"},
+        {"kmax": 3, "alpha": 0.025, "spending": sp.HaybittlePeto(2.0)},
+        {"kmax": 3, "alpha": 0.025, "spending": sp.HaybittlePeto(1.0)},
+        {"kmax": 2, "alpha": 0.0025, "sided": 2, "spending": "HP"},
+        {"kmax": 3, "spending": sp.HaybittlePeto(1.5), "futility": (0.0, 0.0)},
+    ],
+)
+def test_haybittle_peto_interim_spending_too_much(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=r"Haybittle-Peto interim bound z=.* already spends"):
+        GroupSequentialDesign(**kwargs)
+
+
+def test_haybittle_peto_just_feasible_and_bounded_brackets() -> None:
+    interim = float(stats.norm.sf(3.0))  # one interim look at z = 3 spends this
+    design = GroupSequentialDesign(kmax=2, alpha=interim * 1.02, spending="HP")
+    assert design.alpha_spent[-1] == pytest.approx(interim * 1.02, abs=1e-10)
+    assert design.critical_values[-1] > 3.0
+    with pytest.raises(ValueError, match="no bracket for the drift"):
+        gsb._expand(lambda x: True, 1.0, "the drift")
+    assert gsb._expand(lambda x: x < 10, 1.0, "x", step=3.0) == 10.0
+
+
+@pytest.mark.parametrize("two_sided_power", [False, True])
+def test_power_reported_consistently(two_sided_power: bool) -> None:
+    design = GroupSequentialDesign(
+        kmax=4, alpha=0.05, beta=0.1, sided=2, spending="asP", two_sided_power=two_sided_power
+    )
+    ch = design.characteristics()
+    summary = design.summary()["cumulative_power"].to_numpy()
+    np.testing.assert_allclose(summary, ch.power, atol=1e-15)
+    assert summary[-1] == pytest.approx(design.power(1.0), abs=1e-15)
+    assert summary[-1] == pytest.approx(0.9, abs=1e-8)
+    oc = design.oc([1.0, -1.0])
+    np.testing.assert_allclose(oc[[f"reject_{k}" for k in range(1, 5)]].iloc[0], ch.rejection_h1)
+    lower = oc["power"].iloc[1]  # the alternative in the other direction
+    assert (lower > 0.85) if two_sided_power else (lower < 1e-4)
+    assert ch.rejection_h0.sum() == pytest.approx(0.05, abs=1e-9)  # type I error: both sides
+
+
+def test_plots_against_information_fraction() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rates = (0.15, 0.3, 0.8, 1.0)
+    design = GroupSequentialDesign(
+        kmax=4, spending="asOF", information_rates=rates, futility=(-1.0, 0.0, 0.5)
+    )
+    ax = design.plot()
+    assert ax.get_xlabel() == "information fraction"
+    for line in ax.lines[:2]:  # critical values, futility bounds
+        np.testing.assert_allclose(line.get_xdata(), rates[: len(line.get_xdata())])
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), design.critical_values)
+    ax = design.characteristics().plot()
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), rates)
+    plt.close("all")
+
+
+def test_boundary_parameter_ranges() -> None:
+    for bad in (5.0, -0.51, 1.01):
+        with pytest.raises(ValueError, match=r"delta must lie in \[-0.5, 1\]"):
+            sp.WangTsiatis(bad)
+    for edge in (-0.5, 1.0):
+        design = GroupSequentialDesign(kmax=3, spending=sp.WangTsiatis(edge))
+        assert design.alpha_spent[-1] == pytest.approx(0.025, abs=1e-9)
+    for bad_z in (0.0, -1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="z must"):
+            sp.HaybittlePeto(bad_z)
+    for bad_gamma in (0.0, float("inf")):
+        with pytest.raises(ValueError, match="gamma"):
+            sp.KimDeMetsSpending(bad_gamma)
+    for bad_gamma in (float("-inf"), 701.0):
+        with pytest.raises(ValueError, match="gamma"):
+            sp.HwangShihDeCaniSpending(bad_gamma)
+    with pytest.raises(TypeError, match="delta"):
+        sp.WangTsiatis("0.2")  # type: ignore[arg-type]
+
+
+def test_oc_table() -> None:
+    binding = GroupSequentialDesign(
+        kmax=3, spending="asOF", futility=(0.0, 0.5), binding_futility=True
+    )
+    oc = binding.oc(np.array([0.0, 0.5, 1.0]))
+    assert list(oc.columns) == [
+        "theta",
+        "power",
+        "early_stop",
+        "expected_information",
+        "reject_1",
+        "reject_2",
+        "reject_3",
+        "futility_1",
+        "futility_2",
+    ]
+    assert oc["power"].iloc[0] == pytest.approx(binding.alpha_spent[-1], abs=1e-10)
+    assert oc["power"].iloc[2] == pytest.approx(0.8, abs=1e-9)
+    rej, fut = binding.stage_probabilities(0.5)
+    assert oc["early_stop"].iloc[1] == pytest.approx(rej[:2].sum() + fut[:2].sum(), abs=1e-15)
+    assert oc["expected_information"].iloc[1] == pytest.approx(
+        binding.expected_information(0.5), abs=1e-15
+    )
+    assert np.all(np.diff(oc["power"]) > 0)
+    free = GroupSequentialDesign(kmax=3, spending="asOF", futility="asOF")
+    oc = free.oc(0.0)
+    assert len(oc) == 1 and oc["power"].iloc[0] < 0.025  # non-binding bounds obeyed
+    plain = GroupSequentialDesign(kmax=2).oc([0.0, 1.0])
+    assert "futility_1" not in plain
+    np.testing.assert_allclose(plain["power"], [0.025, 0.8], atol=1e-9)
+    for bad, error in (([[0.0, 1.0]], ValueError), ([], ValueError), ("a", TypeError)):
+        with pytest.raises(error, match="theta"):
+            free.oc(bad)
+    with pytest.raises(ValueError, match="theta"):
+        free.oc([float("nan")])
+
+
+def test_conditional_power_surface_and_bad_input() -> None:
+    design = GroupSequentialDesign(kmax=3, spending="asOF")
+    cp = np.asarray(design.conditional_power([0.0, 1.0, 2.0], look=1))
+    assert cp.shape == (3,) and np.all(np.diff(cp) > 0)
+    t = design.information_rates[0]
+    trend = design.conditional_power(1.2, 1, "trend")
+    assert trend == pytest.approx(
+        design.conditional_power(1.2, 1, 1.2 / math.sqrt(t) / design.drift), abs=1e-14
+    )
+    two = GroupSequentialDesign(kmax=3, alpha=0.05, sided=2, two_sided_power=True)
+    for theta in ("trend", "null"):  # symmetric boundaries, both directions counted
+        assert two.conditional_power(-1.5, 1, theta) == pytest.approx(
+            two.conditional_power(1.5, 1, theta), abs=1e-12
+        )
+    for look, error in ((0, ValueError), (3, ValueError), (True, TypeError), (1.0, TypeError)):
+        with pytest.raises(error, match="look"):
+            design.conditional_power(1.0, look)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="theta"):
+        design.conditional_power(1.0, 1, "alternative")
+    with pytest.raises(ValueError, match="theta"):
+        design.conditional_power(1.0, 1, float("inf"))
+    with pytest.raises(TypeError, match="z"):
+        design.conditional_power("1", 1)
+    with pytest.raises(ValueError, match="kmax"):
+        GroupSequentialDesign(kmax=1).conditional_power(1.0, 1)
