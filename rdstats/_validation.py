@@ -19,6 +19,7 @@ __all__ = [
     "check_positive",
     "check_probability",
     "readonly",
+    "real_number",
 ]
 
 
@@ -96,3 +97,13 @@ def check_probability(
     if bad.any():
         raise ValueError(f"{name} must be probabilities {expected}, got {_show(value)}")
     return arr
+
+
+def real_number(value: Any, name: str) -> float:
+    """A finite real number: not a bool, a string or NaN/inf."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return v

@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
 
+from rdstats._validation import real_number as _number
 from rdstats.designs._sequential_binary import SequentialBinaryDesign, _int_vector
 from rdstats.priors import BetaMixture
 
@@ -40,16 +41,6 @@ def as_beta_prior(prior: Any, name: str = "prior") -> BetaMixture:
             raise ValueError(f"{name} = (a, b) needs positive a and b, got {prior!r}")
         return BetaMixture(1.0, a, b)
     raise TypeError(f"{name} must be a BetaMixture or an (a, b) pair, got {prior!r}")
-
-
-def _number(value: Any, name: str) -> float:
-    """A finite real number (not a string or bool)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    v = float(value)
-    if not np.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return v
 
 
 def _check_delta(value: Any, name: str) -> float:

@@ -16,18 +16,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from rdstats._validation import real_number as _real
 from rdstats.designs._gs_kernels import stopping_distribution
 
 __all__ = ["GroupSequentialHooks"]
-
-
-def _real(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    v = float(value)
-    if not np.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return v
 
 
 class GroupSequentialHooks:

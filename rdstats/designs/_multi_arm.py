@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rdstats._validation import real_number as _number
 from rdstats.designs._multi_arm_run import exact_outcomes, mean_outcome_names, run_trials
 from rdstats.designs._rar import FixedAllocation, ThompsonAllocation
 from rdstats.priors import BetaMixture, NormalMixture
@@ -27,15 +28,6 @@ def _probability(value: Any, name: str) -> float:
     v = float(value)
     if not 0.0 < v < 1.0:
         raise ValueError(f"{name} must be in (0, 1), got {value!r}")
-    return v
-
-
-def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    v = float(value)
-    if not np.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
     return v
 
 

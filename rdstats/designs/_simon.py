@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from rdstats._provenance import provenance
+from rdstats._validation import real_number
 from rdstats.designs._sequential_binary import SequentialBinaryDesign
 
 Array = NDArray[np.float64]
@@ -154,9 +155,7 @@ class SimonResult:
 
 
 def _check_rate(value: float, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    v = float(value)
+    v = real_number(value, name)
     if not 0.0 < v < 1.0:
         raise ValueError(f"{name} must be in (0, 1), got {value!r}")
     return v

@@ -11,6 +11,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from rdstats._validation import real_number as _finite
+
 __all__ = [
     "HaybittlePeto",
     "HwangShihDeCaniSpending",
@@ -24,15 +26,6 @@ __all__ = [
 ]
 
 Array = NDArray[np.float64]
-
-
-def _finite(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    v = float(value)
-    if not np.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return v
 
 
 # -- classical boundaries -------------------------------------------------------------------

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from scipy import optimize, special
 
 from rdstats._provenance import provenance
+from rdstats._validation import real_number as _real
 from rdstats.designs._ssr import chw_conditional_power, promising_zone_rule
 
 __all__ = ["PromisingZoneDesign"]
@@ -34,13 +35,6 @@ _PANEL = 0.5  # widest quadrature panel, in SDs of z1
 
 
 # -- validation -------------------------------------------------------------------------------
-def _real(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return v
 
 
 def _size(value: Any, name: str) -> int:

@@ -300,7 +300,7 @@ def test_posterior_monitoring_boundaries_by_definition() -> None:
             lambda: SequentialBinaryDesign([10, 20], [1, 15], [11, 5]),
             "futility bound 15 must be below the success threshold 5",
         ),
-        (lambda: simon_two_stage(0.1, 0.3, alpha="0.05"), "alpha must be a number"),
+        (lambda: simon_two_stage(0.1, 0.3, alpha="0.05"), "alpha must be a real number"),
         (lambda: predictive_probability("3", 5, 10, (1, 1), 0.2, 0.9), "y must be integers"),
         (lambda: posterior_probability(3, 10, (1, 1), 0.2, delta=np.nan), "delta must be finite"),
         (
@@ -321,7 +321,7 @@ def test_posterior_monitoring_boundaries_by_definition() -> None:
             lambda: bop2_design(0.2, [10, 20], lam=0.9, gamma=1, efficacy="power", eta=np.nan),
             "eta must be finite",
         ),
-        (lambda: bop2_design(0.2, [10, 20], lam=0.9, gamma="a"), "gamma must be a number"),
+        (lambda: bop2_design(0.2, [10, 20], lam=0.9, gamma="a"), "gamma must be a real number"),
         (lambda: simon_two_stage(0.3, 0.2), "p1 must exceed p0"),
         (lambda: simon_two_stage(0.1, 0.3, alpha=1.5), r"alpha must be in \(0, 1\)"),
         (
