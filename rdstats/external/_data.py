@@ -55,7 +55,7 @@ def treatment_indicator(data: pd.DataFrame, treatment: str) -> NDArray[np.int64]
             f"treatment column {treatment!r} must be binary (0/1 or False/True), got values "
             f"{sorted(map(str, values))[:10]}"
         )
-    t = col.astype(int).to_numpy(dtype=np.int64)
+    t = np.asarray(col.astype(int).to_numpy(), dtype=np.int64)
     if t.min() == t.max():
         raise ValueError(f"treatment column {treatment!r} has only one group ({t[0]})")
     return t
