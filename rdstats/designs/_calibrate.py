@@ -102,10 +102,9 @@ class ThresholdCalibration:
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
         """Largest type I error over the null scenarios against the threshold (±2 MCSE
         band), with the target ``alpha`` and the calibrated threshold marked."""
-        import matplotlib.pyplot as plt
+        from rdstats.plotting import axes_for
 
-        if ax is None:
-            _, ax = plt.subplots()
+        ax = axes_for(ax)
         lo = max(0.5, self.threshold - 0.1)
         grid = np.linspace(lo, min(1 - 1e-9, self.threshold + 0.03), 200)
         err = np.array([_error_at(list(self.max_probs), c) for c in grid])

@@ -74,10 +74,9 @@ class DesignSearch:
 
     def plot(self, ax: Any = None) -> Any:
         """Power against type I error of every candidate, feasible ones highlighted."""
-        import matplotlib.pyplot as plt
+        from rdstats.plotting import axes_for
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 4))
+        ax = axes_for(ax, figsize=(6, 4))
         t = self.table
         ax.scatter(t.alpha, t.power, s=8, color="0.7", label="candidates")
         ok = t[t.feasible]

@@ -32,10 +32,9 @@ def _look_axis(ax: Any, t: Array) -> None:
 def plot_boundaries(design: Any, ax: Any = None, **kwargs: Any) -> Any:
     """Critical values (and futility bounds) on the z scale against the information
     fraction, the looks labelled on the top axis."""
-    import matplotlib.pyplot as plt
+    from rdstats.plotting import axes_for
 
-    if ax is None:
-        _, ax = plt.subplots()
+    ax = axes_for(ax)
     t = np.asarray(design.information_rates, dtype=float)
     c = np.asarray(design.critical_values)
     ok = np.isfinite(c)
@@ -148,10 +147,9 @@ class GroupSequentialCharacteristics:
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
         """Cumulative power and cumulative type I error against the information
         fraction, the looks labelled on the top axis."""
-        import matplotlib.pyplot as plt
+        from rdstats.plotting import axes_for
 
-        if ax is None:
-            _, ax = plt.subplots()
+        ax = axes_for(ax)
         t = np.asarray(self.design.information_rates, dtype=float)
         ax.plot(t, self.power, "o-", label="power (H1)", **kwargs)
         ax.plot(t, np.cumsum(self.rejection_h0), "s--", label="type I error (H0)")
@@ -242,10 +240,9 @@ class GroupSequentialSampleSize:
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
         """Boundaries on the effect scale against the cumulative size."""
-        import matplotlib.pyplot as plt
+        from rdstats.plotting import axes_for
 
-        if ax is None:
-            _, ax = plt.subplots()
+        ax = axes_for(ax)
         c = self.critical_effect
         ok = np.isfinite(c)
         ax.plot(self.n_per_look[ok], c[ok], "o-", color="C3", label="reject H0", **kwargs)

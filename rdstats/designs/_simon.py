@@ -137,10 +137,9 @@ class SimonResult:
     def plot(self, ax: Any = None) -> Any:
         """EN(p0) against the maximum sample size of the best design for each n, with the
         optimal, minimax and admissible designs marked."""
-        import matplotlib.pyplot as plt
+        from rdstats.plotting import axes_for
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 4))
+        ax = axes_for(ax, figsize=(6, 4))
         c = self.candidates
         ax.plot(c.n, c["EN(p0)"], ".", color="0.6", label="best design for each n")
         a = self.admissible

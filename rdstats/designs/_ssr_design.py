@@ -443,7 +443,7 @@ class PromisingZoneDesign:
         conditional power at the current trend with the planned and with the realised
         ``n2``. Returns the left Axes.
         """
-        import matplotlib.pyplot as plt
+        from rdstats.plotting import axes_for
 
         t, c = self.information_fraction, self.critical_value
         if z1 is None:
@@ -453,8 +453,7 @@ class PromisingZoneDesign:
         else:
             z = np.sort(np.atleast_1d(np.asarray(z1, dtype=float)))
         rule = self._rule(z)
-        if ax is None:
-            _, ax = plt.subplots()
+        ax = axes_for(ax)
         ax.step(z, rule["n2"], where="post", color="C0", label="realised n2")
         ax.set_xlabel("interim z1")
         ax.set_ylabel("second-stage size")

@@ -9,9 +9,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 
-def _axes(ax: Any) -> Any:
+def _axes(ax: Any, figsize: tuple[float, float] = (6, 4)) -> Any:
+    """``ax``, or the Axes of a new figure: the one place outside the plotting functions
+    where the result objects' ``plot`` methods touch matplotlib."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4))
+        _, ax = plt.subplots(figsize=figsize)
     return ax
 
 
