@@ -1,0 +1,312 @@
+"""E-values for unmeasured confounding (VanderWeele & Ding 2017).
+
+The E-value is the minimum strength of association, on the risk-ratio scale, that an
+unmeasured confounder would need to have with both the treatment and the outcome,
+conditional on the measured covariates, to fully explain away an observed association.
+Odds ratios, hazard ratios and standardised mean differences are first converted to the
+approximate risk-ratio scale with the conversions of VanderWeele & Ding (2017) and
+VanderWeele, Ding & Mathur (2019).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from rdstats._provenance import provenance
+from rdstats._validation import real_number
+
+__all__ = ["EValue", "e_value", "e_value_rr"]
+
+_MEASURES = ("RR", "OR", "HR", "MD")
+
+
+def e_value_rr(rr: float) -> float:
+    """E-value of a risk ratio relative to the null ``1``: ``RR + sqrt(RR (RR - 1))``
+    after replacing a protective ratio by its reciprocal (no validation)."""
+    r = rr if rr >= 1.0 else 1.0 / rr
+    return r + math.sqrt(r * (r - 1.0))
+
+
+def _to_rr(value: float, measure: str, rare: bool | None, sd: float | None) -> float:
+    """Approximate risk ratio corresponding to ``value`` on the scale of ``measure``."""
+    if measure == "RR":
+        return value
+    if measure == "OR":
+        return value if rare else math.sqrt(value)
+    if measure == "HR":
+        if rare:
+            return value
+        return (1.0 - 0.5 ** math.sqrt(value)) / (1.0 - 0.5 ** math.sqrt(1.0 / value))
+    assert sd is not None
+    return math.exp(0.91 * value / sd)
+
+
+@dataclass(frozen=True)
+class EValue:
+    """E-values for a point estimate and the confidence limit closer to the null.
+
+    Attributes
+    ----------
+    measure : str
+        Scale of the observed estimate (``"RR"``, ``"OR"``, ``"HR"`` or ``"MD"``).
+    estimate, lower, upper : float or None
+        The observed estimate and confidence limits (on the scale of ``measure``).
+    true : float
+        The true value against which the estimate is assessed (the null by default).
+    rr, rr_lower, rr_upper, rr_true : float or None
+        The same quantities on the (approximate) risk-ratio scale.
+    e_value : float
+        E-value of the point estimate.
+    e_value_ci : float or None
+        E-value of the confidence limit closer to the null (1 when the interval
+        contains ``true``); ``None`` without a confidence interval.
+    """
+
+    measure: str
+    estimate: float
+    lower: float | None
+    upper: float | None
+    true: float
+    rare: bool | None
+    sd: float | None
+    rr: float
+    rr_lower: float | None
+    rr_upper: float | None
+    rr_true: float
+    e_value: float
+    e_value_ci: float | None
+    provenance: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def ci_limit(self) -> str | None:
+        """Which confidence limit is closer to the null (``"lower"``/``"upper"``)."""
+        if self.rr_lower is None:
+            return None
+        return "lower" if self.rr >= self.rr_true else "upper"
+
+    def summary(self) -> pd.DataFrame:
+        """One row for the point estimate and one for the confidence limit closer to
+        the null: observed value, risk-ratio-scale value and E-value."""
+        rows = [
+            {
+                "quantity": "point estimate",
+                "observed": self.estimate,
+                "rr_scale": self.rr,
+                "e_value": self.e_value,
+            }
+        ]
+        if self.e_value_ci is not None:
+            closer_is_lower = self.ci_limit == "lower"
+            rows.append(
+                {
+                    "quantity": f"{self.ci_limit} confidence limit",
+                    "observed": self.lower if closer_is_lower else self.upper,
+                    "rr_scale": self.rr_lower if closer_is_lower else self.rr_upper,
+                    "e_value": self.e_value_ci,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary of the inputs, conversions and E-values."""
+        return {
+            "measure": self.measure,
+            "estimate": self.estimate,
+            "lower": self.lower,
+            "upper": self.upper,
+            "true": self.true,
+            "rare": self.rare,
+            "sd": self.sd,
+            "rr": self.rr,
+            "rr_lower": self.rr_lower,
+            "rr_upper": self.rr_upper,
+            "rr_true": self.rr_true,
+            "e_value": self.e_value,
+            "e_value_ci": self.e_value_ci,
+            "provenance": dict(self.provenance),
+        }
+
+    def _repr_html_(self) -> str:
+        head = (
+            f"<p><b>E-value</b> ({self.measure}, true value {self.true:g}): point "
+            f"estimate {self.e_value:.4g}"
+        )
+        if self.e_value_ci is not None:
+            head += f", confidence limit {self.e_value_ci:.4g}"
+        return head + "</p>" + self.summary().to_html(index=False)
+
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Bias plot: the pairs (RR_EU, RR_UD) of confounder-treatment and
+        confounder-outcome risk ratios that would just explain away the estimate (and
+        the confidence limit), with the E-value marked on the diagonal."""
+        from rdstats.plotting._external_sensitivity import plot_evalue_bias
+
+        return plot_evalue_bias(self, ax=ax, **kwargs)
+
+
+def _optional(value: Any, name: str) -> float | None:
+    return None if value is None else real_number(value, name)
+
+
+def e_value(
+    estimate: float,
+    lower: float | None = None,
+    upper: float | None = None,
+    *,
+    measure: str = "RR",
+    rare: bool | None = None,
+    sd: float | None = None,
+    se: float | None = None,
+    true: float | None = None,
+) -> EValue:
+    """E-value for an observed association and its confidence interval.
+
+    Parameters
+    ----------
+    estimate : float
+        Observed association: a risk, odds or hazard ratio (> 0) or a mean difference.
+    lower, upper : float, optional
+        Confidence limits on the same scale. Give both or neither.
+    measure : {"RR", "OR", "HR", "MD"}
+        Scale of ``estimate``. ``"RD"`` (risk difference) is not supported: its E-value
+        needs the 2x2 counts (Ding & VanderWeele 2016); convert to a risk ratio.
+    rare : bool, optional
+        Required for ``"OR"`` and ``"HR"``: whether the outcome is rare (below about 15%
+        at the end of follow-up). A rare-outcome OR or HR is used as a risk ratio; a
+        common-outcome OR is converted by ``sqrt(OR)`` and a common-outcome HR by
+        ``(1 - 0.5**sqrt(HR)) / (1 - 0.5**sqrt(1/HR))``.
+    sd : float, optional
+        Required for ``"MD"``: the outcome standard deviation used to standardise the
+        difference, ``d = MD / sd``, converted by ``RR = exp(0.91 d)``.
+    se : float, optional
+        ``"MD"`` only: standard error of the mean difference; the interval on the risk
+        ratio scale is ``exp(0.91 d -/+ 1.78 se / sd)``. Alternatively give ``lower``
+        and ``upper``, converted limit by limit (nearly the same for a Wald interval,
+        since 0.91 x 1.96 = 1.78).
+    true : float, optional
+        True value to test against, on the scale of ``measure`` (default: the null,
+        1 for ratios and 0 for ``"MD"``). E-values are then computed for ``RR / RR_true``.
+
+    Returns
+    -------
+    EValue
+        Frozen result with the E-values of the point estimate and of the confidence
+        limit closer to the null (1 when the interval contains ``true``).
+
+    References
+    ----------
+    VanderWeele TJ, Ding P (2017). Sensitivity analysis in observational research:
+    introducing the E-value. Ann Intern Med 167:268-274.
+    VanderWeele TJ, Ding P, Mathur M (2019). Technical considerations in the use of the
+    E-value. J Causal Inference 7:20180007.
+    Chinn S (2000). A simple method for converting an odds ratio to effect size for use
+    in meta-analysis. Stat Med 19:3127-3131.
+
+    Examples
+    --------
+    >>> from rdstats.external._sensitivity import e_value
+    >>> ev = e_value(3.9, 1.8, 8.7, measure="RR")
+    >>> round(ev.e_value, 2), round(ev.e_value_ci, 2)
+    (7.26, 3.0)
+    >>> round(e_value(0.80, 0.71, 0.91).e_value_ci, 2)
+    1.43
+    """
+    if not isinstance(measure, str) or measure.upper() not in (*_MEASURES, "RD"):
+        raise ValueError(f"measure must be one of {list(_MEASURES)}, got {measure!r}")
+    measure = measure.upper()
+    if measure == "RD":
+        raise ValueError(
+            "measure='RD' is not supported: the E-value of a risk difference needs the "
+            "2x2 counts (Ding & VanderWeele 2016); give the risk ratio with measure='RR'"
+        )
+    est = real_number(estimate, "estimate")
+    lo = _optional(lower, "lower")
+    hi = _optional(upper, "upper")
+    if (lo is None) != (hi is None):
+        raise ValueError(
+            f"lower and upper must be given together, got lower={lower!r}, upper={upper!r}"
+        )
+    ratio = measure != "MD"
+    null = 1.0 if ratio else 0.0
+    t = null if true is None else real_number(true, "true")
+    if ratio:
+        for name, v in (("estimate", est), ("lower", lo), ("upper", hi), ("true", t)):
+            if v is not None and v <= 0:
+                raise ValueError(f"{name} must be a positive {measure}, got {v!r}")
+    if measure in ("OR", "HR"):
+        if not isinstance(rare, bool):
+            raise TypeError(f"rare must be True or False for measure={measure!r}, got {rare!r}")
+    elif rare is not None:
+        raise ValueError(f"rare applies only to measure 'OR' or 'HR', got rare={rare!r}")
+    sdv = _optional(sd, "sd")
+    sev = _optional(se, "se")
+    if measure == "MD":
+        if sdv is None:
+            raise ValueError("sd (outcome standard deviation) is required for measure='MD'")
+        if sdv <= 0:
+            raise ValueError(f"sd must be > 0, got {sd!r}")
+        if sev is not None:
+            if sev <= 0:
+                raise ValueError(f"se must be > 0, got {se!r}")
+            if lo is not None:
+                raise ValueError("give either se or lower/upper for measure='MD', not both")
+    else:
+        if sdv is not None or sev is not None:
+            raise ValueError(
+                f"sd and se apply only to measure='MD', got sd={sd!r}, se={se!r} "
+                f"with measure={measure!r}"
+            )
+    if lo is not None and hi is not None:
+        if lo > hi:
+            raise ValueError(f"lower must not exceed upper, got lower={lo!r}, upper={hi!r}")
+        if not lo <= est <= hi:
+            raise ValueError(f"estimate={est!r} lies outside the interval [{lo!r}, {hi!r}]")
+
+    rr = _to_rr(est, measure, rare, sdv)
+    rr_true = _to_rr(t, measure, rare, sdv)
+    rr_lo = rr_hi = None
+    if measure == "MD" and sev is not None:
+        assert sdv is not None
+        d, s = est / sdv, sev / sdv
+        rr_lo, rr_hi = math.exp(0.91 * d - 1.78 * s), math.exp(0.91 * d + 1.78 * s)
+    elif lo is not None and hi is not None:
+        rr_lo, rr_hi = _to_rr(lo, measure, rare, sdv), _to_rr(hi, measure, rare, sdv)
+
+    e_point = e_value_rr(rr / rr_true)
+    e_ci: float | None = None
+    if rr_lo is not None and rr_hi is not None:
+        if rr_lo <= rr_true <= rr_hi:
+            e_ci = 1.0
+        else:
+            closer = rr_lo if rr > rr_true else rr_hi
+            e_ci = e_value_rr(closer / rr_true)
+    args = {
+        "estimate": est,
+        "lower": lo,
+        "upper": hi,
+        "measure": measure,
+        "rare": rare,
+        "sd": sdv,
+        "se": sev,
+        "true": t,
+    }
+    return EValue(
+        measure=measure,
+        estimate=est,
+        lower=lo,
+        upper=hi,
+        true=t,
+        rare=rare,
+        sd=sdv,
+        rr=rr,
+        rr_lower=rr_lo,
+        rr_upper=rr_hi,
+        rr_true=rr_true,
+        e_value=e_point,
+        e_value_ci=e_ci,
+        provenance=provenance(arguments=args),
+    )
