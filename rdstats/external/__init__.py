@@ -2,4 +2,14 @@
 scores, matching, weighting, balance diagnostics, outcome analyses and sensitivity
 analyses (work in progress)."""
 
-__all__: list[str] = []
+from rdstats.external._sensitivity import EValue, e_value
+from rdstats.external._tipping import BiasAnalysis, TippingPointResult, bias_adjust, tipping_point
+
+__all__ = [
+    "BiasAnalysis",
+    "EValue",
+    "TippingPointResult",
+    "bias_adjust",
+    "e_value",
+    "tipping_point",
+]

@@ -208,7 +208,7 @@ def e_value(
 
     Examples
     --------
-    >>> from rdstats.external._sensitivity import e_value
+    >>> from rdstats.external import e_value
     >>> ev = e_value(3.9, 1.8, 8.7, measure="RR")
     >>> round(ev.e_value, 2), round(ev.e_value_ci, 2)
     (7.26, 3.0)

@@ -220,7 +220,7 @@ def tipping_point(
 
     Examples
     --------
-    >>> from rdstats.external._tipping import tipping_point
+    >>> from rdstats.external import tipping_point
     >>> tp = tipping_point(4.0, 1.0, measure="MD", prevalence_treated=[0.5, 1.0])
     >>> tp.frontier[["prevalence_treated", "effect_estimate"]].round(3).values.tolist()
     [[0.5, 8.0], [1.0, 4.0]]
@@ -475,7 +475,7 @@ def bias_adjust(
 
     Examples
     --------
-    >>> from rdstats.external._tipping import bias_adjust
+    >>> from rdstats.external import bias_adjust
     >>> res = bias_adjust(2.0, 0.1, measure="RR", outcome_effect=3.0,
     ...                   prevalence_treated=0.5, prevalence_control=0.2)
     >>> round(res.adjusted, 4)
