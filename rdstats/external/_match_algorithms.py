@@ -1,0 +1,167 @@
+"""Matching algorithms on distances, free of pandas: greedy nearest-neighbour matching and
+optimal (minimum total distance) k:1 matching.
+
+Units are positions: focal units (the treated, for the ATT) ``0 .. n_focal - 1`` and
+candidate units (the controls) ``0 .. n_control - 1``. A match matrix has one row per focal
+unit and ``ratio`` columns holding candidate positions, ``-1`` where no match was made.
+Forbidden pairs (outside a caliper or an exact-matching stratum) have infinite cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "abs_difference_rows",
+    "greedy_nearest",
+    "mahalanobis_rows",
+    "match_order",
+    "optimal_matching",
+    "total_cost",
+]
+
+CostRow = Callable[[int], NDArray[np.float64]]
+
+
+def match_order(
+    n: int, distance: NDArray[np.float64] | None, order: str, rng: np.random.Generator | None
+) -> NDArray[np.int64]:
+    """Order in which the ``n`` focal units choose their matches: ``"largest"`` (largest
+    distance first), ``"smallest"``, ``"data"`` or ``"random"``; ties keep the data order."""
+    if order == "data":
+        return np.arange(n, dtype=np.int64)
+    if order == "random":
+        if rng is None:
+            raise ValueError("order='random' needs rng")
+        return rng.permutation(n).astype(np.int64)
+    if distance is None:
+        raise ValueError(f"order {order!r} needs a scalar distance")
+    if order == "largest":
+        return np.argsort(-distance, kind="stable").astype(np.int64)
+    if order == "smallest":
+        return np.argsort(distance, kind="stable").astype(np.int64)
+    raise ValueError(f"unknown order {order!r}")
+
+
+def abs_difference_rows(
+    focal: NDArray[np.float64],
+    candidate: NDArray[np.float64],
+    caliper: float | None = None,
+    focal_stratum: NDArray[np.int64] | None = None,
+    candidate_stratum: NDArray[np.int64] | None = None,
+) -> CostRow:
+    """Cost rows ``|focal[i] - candidate|`` with infinite cost outside the caliper or the
+    exact-matching stratum."""
+
+    def row(i: int) -> NDArray[np.float64]:
+        cost = np.abs(candidate - focal[i])
+        if caliper is not None:
+            cost[cost > caliper] = np.inf
+        if focal_stratum is not None and candidate_stratum is not None:
+            cost[candidate_stratum != focal_stratum[i]] = np.inf
+        return cost
+
+    return row
+
+
+def mahalanobis_rows(
+    focal: NDArray[np.float64],
+    candidate: NDArray[np.float64],
+    covariance: NDArray[np.float64],
+    focal_stratum: NDArray[np.int64] | None = None,
+    candidate_stratum: NDArray[np.int64] | None = None,
+) -> CostRow:
+    """Cost rows of Mahalanobis distances ``sqrt((x - y)' S^-1 (x - y))``."""
+    chol = np.linalg.cholesky(np.linalg.pinv(covariance, hermitian=True) + 0.0)
+    zf = focal @ chol
+    zc = candidate @ chol
+
+    def row(i: int) -> NDArray[np.float64]:
+        cost = np.sqrt(np.sum((zc - zf[i]) ** 2, axis=1))
+        if focal_stratum is not None and candidate_stratum is not None:
+            cost[candidate_stratum != focal_stratum[i]] = np.inf
+        return cost
+
+    return row
+
+
+def greedy_nearest(
+    cost_row: CostRow,
+    n_focal: int,
+    n_control: int,
+    order: NDArray[np.int64],
+    ratio: int = 1,
+    replace: bool = False,
+) -> NDArray[np.int64]:
+    """Greedy nearest-neighbour matching.
+
+    Focal units take their turns in ``order``; each takes the nearest candidate it may
+    still use (the first in candidate order among exact ties). Without replacement, all focal
+    units get their first match before any gets its second (and so on up to ``ratio``),
+    and a used candidate is no longer available; with replacement each focal unit takes
+    its ``ratio`` nearest distinct candidates. Focal units with no finite-cost candidate
+    left stay unmatched (``-1``).
+    """
+    matches = np.full((n_focal, ratio), -1, dtype=np.int64)
+    if replace:
+        for i in order:
+            cost = cost_row(int(i))
+            finite = np.flatnonzero(np.isfinite(cost))
+            if finite.size == 0:
+                continue
+            best = finite[np.argsort(cost[finite], kind="stable")[:ratio]]
+            matches[i, : best.size] = best
+        return matches
+    available = np.ones(n_control, dtype=bool)
+    rows = {int(i): cost_row(int(i)) for i in order}
+    for k in range(ratio):
+        for i in order:
+            ii = int(i)
+            if k > 0 and matches[ii, k - 1] < 0:
+                continue
+            cost = np.where(available, rows[ii], np.inf)
+            j = int(np.argmin(cost))
+            if not np.isfinite(cost[j]):
+                continue
+            matches[ii, k] = j
+            available[j] = False
+    return matches
+
+
+def optimal_matching(cost: NDArray[np.float64], ratio: int = 1) -> NDArray[np.int64]:
+    """Optimal k:1 matching without replacement: the largest possible number of matched
+    pairs with finite cost and, among those, the smallest total cost (each focal unit
+    replicated ``ratio`` times, solved by :func:`scipy.optimize.linear_sum_assignment`)."""
+    from scipy.optimize import linear_sum_assignment
+
+    n_focal, _ = cost.shape
+    big = np.repeat(cost, ratio, axis=0)
+    finite = np.isfinite(big)
+    matches = np.full((n_focal, ratio), -1, dtype=np.int64)
+    if not finite.any():
+        return matches
+    fmax = float(np.max(np.abs(big[finite])))
+    # a forbidden pair costs more than any set of allowed pairs, so the solver first
+    # maximises the number of allowed pairs, then minimises their total cost
+    penalty = (fmax + 1.0) * (min(big.shape) + 1) * 2.0
+    work = np.where(finite, big, penalty)
+    rows, cols = linear_sum_assignment(work)
+    slot = np.zeros(n_focal, dtype=np.int64)
+    for r, c in zip(rows, cols, strict=True):
+        if finite[r, c]:
+            i = r // ratio
+            matches[i, slot[i]] = c
+            slot[i] += 1
+    for i in range(n_focal):  # matched candidates in increasing cost, for display
+        got = matches[i][matches[i] >= 0]
+        matches[i, : got.size] = got[np.argsort(cost[i, got], kind="stable")]
+    return matches
+
+
+def total_cost(cost: NDArray[np.float64], matches: NDArray[np.int64]) -> float:
+    """Sum of the costs of the matched pairs."""
+    i, k = np.nonzero(matches >= 0)
+    return float(np.sum(cost[i, matches[i, k]]))

@@ -1,0 +1,464 @@
+"""Matching of trial (treated) patients to external controls: greedy nearest-neighbour
+matching in MatchIt's conventions and optimal k:1 matching, on a propensity score (or its
+logit), a user-supplied score or the Mahalanobis distance, with calipers and exact
+matching."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from rdstats._provenance import provenance
+from rdstats._validation import as_float_array, readonly, real_number
+from rdstats.external import _match_algorithms as alg
+from rdstats.external._data import check_frame, covariate_matrix, treatment_indicator
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["MatchResult", "match"]
+
+_METHODS = ("nearest", "optimal")
+_ORDERS = {
+    "largest": "largest",
+    "descending": "largest",
+    "smallest": "smallest",
+    "ascending": "smallest",
+    "random": "random",
+    "data": "data",
+}
+_ADDED = ("weights", "subclass", "distance")
+
+
+def _ps_glm(
+    data: pd.DataFrame, treatment: str, covariates: Sequence[str] | str
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Propensity scores and linear predictors of an unpenalised logistic regression of
+    the treatment on the covariates (with an intercept), as R's ``glm``."""
+    import statsmodels.api as sm
+
+    t = treatment_indicator(data, treatment)
+    x = sm.add_constant(covariate_matrix(data, covariates).to_numpy(), has_constant="add")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", category=sm.tools.sm_exceptions.PerfectSeparationWarning)
+            fit = sm.Logit(t, x).fit(disp=0, method="newton", maxiter=100, tol=1e-12)
+    except (sm.tools.sm_exceptions.PerfectSeparationWarning, np.linalg.LinAlgError) as exc:
+        raise ValueError(f"the propensity-score model cannot be fitted: {exc}") from exc
+    lp = np.asarray(x @ fit.params, dtype=float)
+    return 1.0 / (1.0 + np.exp(-lp)), lp
+
+
+@dataclass(frozen=True, eq=False)
+class MatchResult:
+    """Result of :func:`match`.
+
+    Attributes
+    ----------
+    data : DataFrame
+        The data that were matched.
+    weights : ndarray
+        Matching weight of every row (0 for unmatched units): focal units (the treated, for
+        the ATT) weigh 1; a matched control weighs the sum over its matched sets of
+        1 / (number of controls in the set), scaled so that the control weights sum to the
+        number of matched controls (MatchIt's convention).
+    subclass : Series
+        Matched set of every row (``<NA>`` for unmatched units and for all units when
+        matching with replacement, where a control may belong to several sets).
+    match_matrix : DataFrame
+        For every focal unit (index), the labels of its matched controls (columns
+        ``1 .. ratio``; ``None`` where no match was made).
+    discarded : Index
+        Focal units left unmatched (outside the caliper or its exact stratum, or no
+        controls left).
+    distance : ndarray or None
+        The scalar distance matched on (propensity score, its logit, or the user's
+        score); ``None`` for the Mahalanobis distance.
+    caliper_width : float or None
+        The caliper on the scale of the distance (``caliper`` times its SD).
+    """
+
+    data: pd.DataFrame
+    treatment: str
+    covariates: tuple[str, ...]
+    method: str
+    estimand: str
+    ratio: int
+    replace: bool
+    order: str
+    caliper: float | None
+    caliper_scale: str
+    caliper_width: float | None
+    exact: tuple[str, ...] | None
+    distance_kind: str
+    distance: NDArray[np.float64] | None
+    weights: NDArray[np.float64]
+    subclass: pd.Series
+    match_matrix: pd.DataFrame
+    discarded: pd.Index
+    provenance: dict[str, Any] = field(repr=False)
+
+    @property
+    def treated(self) -> NDArray[np.int64]:
+        """The 0/1 treatment indicator."""
+        return treatment_indicator(self.data, self.treatment)
+
+    @property
+    def matched_data(self) -> pd.DataFrame:
+        """Rows with a positive weight, with ``weights``, ``subclass`` and (for a scalar
+        distance) ``distance`` columns, like MatchIt's ``match.data``."""
+        out = self.data.copy()
+        out["weights"] = self.weights
+        out["subclass"] = self.subclass
+        if self.distance is not None:
+            out["distance"] = self.distance
+        return out.loc[self.weights > 0]
+
+    def summary(self) -> pd.DataFrame:
+        """Sample sizes by group: all, matched, effective (Kish) matched sample size and
+        unmatched."""
+        t = self.treated
+        rows = {}
+        for g, name in ((0, "control"), (1, "treated")):
+            w = self.weights[t == g]
+            pos = w[w > 0]
+            ess = float(pos.sum() ** 2 / np.sum(pos**2)) if pos.size else 0.0
+            rows[name] = {
+                "All": float(w.size),
+                "Matched (ESS)": ess,
+                "Matched": float(pos.size),
+                "Unmatched": float(w.size - pos.size),
+            }
+        return pd.DataFrame(rows)
+
+    def balance(self, **kwargs: Any) -> pd.DataFrame:
+        """Balance table before and after matching (:func:`rdstats.external.balance` with
+        the matching weights)."""
+        try:
+            from rdstats.external._balance import balance
+        except ImportError as exc:  # pragma: no cover - depends on the balance module
+            raise NotImplementedError("balance diagnostics are not available") from exc
+        kwargs.setdefault("estimand", self.estimand)
+        if self.distance is not None:
+            kwargs.setdefault("distance", self.distance)
+        return balance(
+            self.data, self.treatment, list(self.covariates), weights=self.weights, **kwargs
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record of the settings, sample sizes, matches and weights."""
+        labels = [str(i) for i in self.data.index]
+        mm = {
+            str(k): [None if v is None else str(v) for v in row]
+            for k, row in zip(self.match_matrix.index, self.match_matrix.to_numpy(), strict=True)
+        }
+        return {
+            "method": self.method,
+            "estimand": self.estimand,
+            "ratio": self.ratio,
+            "replace": self.replace,
+            "order": self.order,
+            "caliper": self.caliper,
+            "caliper_scale": self.caliper_scale,
+            "caliper_width": self.caliper_width,
+            "exact": None if self.exact is None else list(self.exact),
+            "distance": self.distance_kind,
+            "sample_sizes": self.summary().to_dict(),
+            "matches": mm,
+            "weights": {
+                lab: float(w) for lab, w in zip(labels, self.weights, strict=True) if w > 0
+            },
+            "discarded": [str(i) for i in self.discarded],
+            "provenance": self.provenance,
+        }
+
+    def _repr_html_(self) -> str:
+        head = (
+            f"<p><b>MatchResult</b>: {self.method} {self.ratio}:1 matching on "
+            f"{self.distance_kind}, estimand {self.estimand}, "
+            f"{'with' if self.replace else 'without'} replacement</p>"
+        )
+        return head + self.summary().to_html(float_format=lambda v: f"{v:.4g}")
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Jitter plot of the distance of matched and unmatched units by group."""
+        from rdstats.plotting._external_match import plot_match_jitter
+
+        return plot_match_jitter(self, ax=ax)
+
+
+def _check_choice(value: Any, name: str, allowed: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
+    return value
+
+
+def _exact_strata(
+    data: pd.DataFrame, exact: Any
+) -> tuple[NDArray[np.int64] | None, tuple[str, ...] | None]:
+    if exact is None:
+        return None, None
+    cols = (exact,) if isinstance(exact, str) else tuple(exact)
+    missing = [c for c in cols if c not in data.columns]
+    if not cols or missing:
+        raise ValueError(f"exact must name columns of the data, got {exact!r}")
+    if data[list(cols)].isna().any().any():
+        raise ValueError(f"exact-matching columns {list(cols)} have missing values")
+    codes = np.asarray(data.groupby(list(cols), sort=True).ngroup(), dtype=np.int64)
+    return codes, tuple(str(c) for c in cols)
+
+
+def _distance(
+    data: pd.DataFrame, treatment: str, covariates: Sequence[str] | str, distance: Any, scale: str
+) -> tuple[NDArray[np.float64] | None, str]:
+    if isinstance(distance, str):
+        kind = _check_choice(distance, "distance", ("glm", "mahalanobis"))
+        if kind == "mahalanobis":
+            return None, "mahalanobis"
+        ps, lp = _ps_glm(data, treatment, covariates)
+        if scale == "logit":
+            return lp, "logit of the propensity score"
+        return ps, "propensity score"
+    d = as_float_array(distance, "distance")
+    if d.shape != (len(data),):
+        raise ValueError(
+            f"distance must be 'glm', 'mahalanobis' or one score per row ({len(data)}), "
+            f"got an array of shape {d.shape}"
+        )
+    if scale == "logit":
+        if np.any((d <= 0) | (d >= 1)):
+            raise ValueError("caliper_scale='logit' needs distance scores strictly in (0, 1)")
+        return np.log(d / (1 - d)), "logit of the supplied score"
+    return d, "supplied score"
+
+
+def match(
+    data: pd.DataFrame,
+    treatment: str,
+    covariates: Sequence[str] | str,
+    method: str = "nearest",
+    ratio: int = 1,
+    replace: bool = False,
+    caliper: float | None = None,
+    caliper_scale: str = "ps",
+    exact: Sequence[str] | str | None = None,
+    estimand: str = "ATT",
+    order: str | None = None,
+    distance: str | NDArray[np.float64] = "glm",
+    rng: np.random.Generator | int | None = None,
+) -> MatchResult:
+    """Match treated (trial) patients to external controls.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per patient.
+    treatment : str
+        Binary treatment column (1 = trial / treated).
+    covariates : sequence of str
+        Covariates of the propensity-score model (``distance="glm"``) or of the
+        Mahalanobis distance; categorical columns enter as indicators.
+    method : {"nearest", "optimal"}
+        Greedy nearest-neighbour matching, or optimal matching (smallest total distance
+        among matchings of the largest possible size; without replacement).
+    ratio : int
+        Number of controls per focal unit (k:1 matching).
+    replace : bool
+        Whether a control may be matched to several focal units (``"nearest"`` only).
+    caliper : float, optional
+        Caliper in standard deviations of the distance (the SD over all units); pairs
+        further apart are not matched. Not available with the Mahalanobis distance.
+    caliper_scale : {"ps", "logit"}
+        Match and apply the caliper on the propensity score, or on its logit (the linear
+        predictor, MatchIt's ``link = "linear.logit"``).
+    exact : str or sequence of str, optional
+        Columns within whose strata units must be matched.
+    estimand : {"ATT", "ATC"}
+        Focal group: the treated (ATT) or the controls (ATC).
+    order : {"descending", "largest", "ascending", "smallest", "random", "data"}, optional
+        Order in which focal units choose controls in greedy matching: largest distance
+        first (default for a scalar distance), smallest first, random (``rng``) or data
+        order (default for the Mahalanobis distance).
+    distance : "glm", "mahalanobis" or array
+        Logistic-regression propensity score, Mahalanobis distance on the covariates
+        (pooled within-group covariance), or one score per row.
+    rng : Generator or int, optional
+        Random generator (or seed) for ``order="random"``.
+
+    Returns
+    -------
+    MatchResult
+
+    Notes
+    -----
+    When fewer controls are left than ``ratio`` times the focal units (without
+    replacement), matching continues as far as controls last and warns, as MatchIt does.
+    Greedy k:1 matching without replacement gives every focal unit its first control
+    before any gets its second. Full matching is not implemented.
+
+    References
+    ----------
+    Ho, D. E., Imai, K., King, G. and Stuart, E. A. (2011). MatchIt: nonparametric
+    preprocessing for parametric causal inference. *Journal of Statistical Software*
+    42(8). Austin, P. C. (2011). Optimal caliper widths for propensity-score matching.
+    *Pharmaceutical Statistics* 10, 150-161. Rosenbaum, P. R. (1989). Optimal matching for
+    observational studies. *JASA* 84, 1024-1032.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"t": [1, 1, 0, 0, 0, 0], "x": [0.9, 0.2, 1.0, 0.3, 0.1, 0.5]})
+    >>> res = match(df, "t", ["x"], distance=df["x"].to_numpy())
+    >>> res.match_matrix[1].tolist()
+    [2, 3]
+    >>> res.weights.tolist()
+    [1.0, 1.0, 1.0, 1.0, 0.0, 0.0]
+    """
+    data = check_frame(data)
+    t = treatment_indicator(data, treatment)
+    cov_list = [covariates] if isinstance(covariates, str) else list(covariates)
+    method = _check_choice(method, "method", _METHODS)
+    estimand = _check_choice(estimand, "estimand", ("ATT", "ATC"))
+    caliper_scale = _check_choice(caliper_scale, "caliper_scale", ("ps", "logit"))
+    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Integral) or ratio < 1:
+        raise ValueError(f"ratio must be a positive integer, got {ratio!r}")
+    ratio = int(ratio)
+    if not isinstance(replace, (bool, np.bool_)):
+        raise TypeError(f"replace must be True or False, got {replace!r}")
+    if method == "optimal" and replace:
+        raise ValueError("method='optimal' matches without replacement; use replace=False")
+    clash = [c for c in _ADDED if c in data.columns]
+    if clash:
+        raise ValueError(f"data already has columns {clash}, which matched_data adds; rename them")
+    if caliper is not None:
+        caliper = real_number(caliper, "caliper")
+        if caliper <= 0:
+            raise ValueError(f"caliper must be > 0 (in SDs of the distance), got {caliper!r}")
+    covariate_matrix(data, cov_list)  # validate covariates (missing values, types)
+    d, kind = _distance(data, treatment, cov_list, distance, caliper_scale)
+    if order is None:
+        order = "data" if d is None else "descending"
+    order_key = _ORDERS[_check_choice(order, "order", tuple(_ORDERS))]
+    if d is None and order_key in ("largest", "smallest"):
+        raise ValueError(f"order={order!r} needs a scalar distance; use 'data' or 'random'")
+    if d is None and caliper is not None:
+        raise ValueError("caliper needs a scalar distance (propensity score), not 'mahalanobis'")
+    gen = None
+    if order_key == "random":
+        if rng is None:
+            raise ValueError("order='random' needs rng (a numpy Generator or an integer seed)")
+        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    strata, exact_cols = _exact_strata(data, exact)
+
+    focal_flag = 1 if estimand == "ATT" else 0
+    fpos = np.flatnonzero(t == focal_flag)
+    cpos = np.flatnonzero(t != focal_flag)
+    n_f, n_c = fpos.size, cpos.size
+    if not replace and ratio * n_f > n_c:
+        warnings.warn(
+            f"ratio * focal units ({ratio} * {n_f}) exceeds the {n_c} controls available "
+            "without replacement; some focal units get fewer matches",
+            UserWarning,
+            stacklevel=2,
+        )
+    width = None if caliper is None or d is None else caliper * float(np.std(d, ddof=1))
+    fs = None if strata is None else strata[fpos]
+    cs = None if strata is None else strata[cpos]
+    if d is None:
+        x = covariate_matrix(data, cov_list).to_numpy()
+        cov = _pooled_covariance(x[t == 1], x[t == 0])
+        rows = alg.mahalanobis_rows(x[fpos], x[cpos], cov, fs, cs)
+    else:
+        rows = alg.abs_difference_rows(d[fpos], d[cpos], width, fs, cs)
+    if method == "nearest":
+        seq = alg.match_order(n_f, None if d is None else d[fpos], order_key, gen)
+        mm = alg.greedy_nearest(rows, n_f, n_c, seq, ratio, bool(replace))
+    else:
+        cost = np.vstack([rows(i) for i in range(n_f)]) if n_f else np.zeros((0, n_c))
+        mm = alg.optimal_matching(cost, ratio)
+    if not np.any(mm >= 0):
+        raise ValueError(
+            "no focal unit could be matched: every pair lies outside the caliper "
+            f"({caliper!r} SD) or the exact-matching strata {exact_cols}; widen the caliper"
+        )
+    weights, subclass = _weights(mm, fpos, cpos, len(data), bool(replace))
+    labels = data.index
+    subclass.index = labels
+    table = pd.DataFrame(
+        [[labels[cpos[j]] if j >= 0 else None for j in row] for row in mm],
+        index=labels[fpos],
+        columns=list(range(1, ratio + 1)),
+        dtype=object,
+    )
+    args = {
+        "treatment": treatment,
+        "covariates": cov_list,
+        "method": method,
+        "ratio": ratio,
+        "replace": bool(replace),
+        "caliper": caliper,
+        "caliper_scale": caliper_scale,
+        "exact": None if exact_cols is None else list(exact_cols),
+        "estimand": estimand,
+        "order": order,
+        "distance": distance if isinstance(distance, str) else "array",
+    }
+    return MatchResult(
+        data=data,
+        treatment=treatment,
+        covariates=tuple(cov_list),
+        method=method,
+        estimand=estimand,
+        ratio=ratio,
+        replace=bool(replace),
+        order=order,
+        caliper=caliper,
+        caliper_scale=caliper_scale,
+        caliper_width=width,
+        exact=exact_cols,
+        distance_kind=kind,
+        distance=None if d is None else readonly(d),
+        weights=readonly(weights),
+        subclass=subclass,
+        match_matrix=table,
+        discarded=labels[fpos[mm[:, 0] < 0]],
+        provenance=provenance(arguments=args, seed=rng if isinstance(rng, int) else None),
+    )
+
+
+def _pooled_covariance(x1: NDArray[np.float64], x0: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Pooled within-group covariance matrix of the covariates."""
+    s = np.zeros((x1.shape[1], x1.shape[1]))
+    for g in (x1, x0):
+        if g.shape[0] > 1:
+            s += np.atleast_2d(np.cov(g, rowvar=False)) * (g.shape[0] - 1)
+    return s / max(x1.shape[0] + x0.shape[0] - 2, 1)
+
+
+def _weights(
+    mm: NDArray[np.int64], fpos: NDArray[np.int64], cpos: NDArray[np.int64], n: int, replace: bool
+) -> tuple[NDArray[np.float64], pd.Series]:
+    """MatchIt-style matching weights and matched-set labels from a match matrix."""
+    w = np.zeros(n)
+    sub = pd.Series(pd.array([pd.NA] * n, dtype="Int64"))
+    set_id = 0
+    for i, row in enumerate(mm):
+        got = row[row >= 0]
+        if got.size == 0:
+            continue
+        set_id += 1
+        w[fpos[i]] = 1.0
+        w[cpos[got]] += 1.0 / got.size
+        if not replace:
+            sub.iloc[fpos[i]] = set_id
+            sub.iloc[cpos[got]] = set_id
+    ctl = cpos[w[cpos] > 0]
+    w[ctl] *= ctl.size / w[ctl].sum()
+    return w, sub
