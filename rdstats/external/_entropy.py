@@ -4,7 +4,8 @@ divergence that reproduce target covariate moments exactly.
 For a group with covariate moment vectors ``c_i`` and target ``m`` the weights are
 ``w_i ∝ exp(lambda' (c_i - m))`` where ``lambda`` minimises the convex dual
 ``log sum_i exp(lambda' (c_i - m))`` (its gradient is the weighted moment error, its
-Hessian the weighted covariance), solved with scipy's trust-region Newton method.
+Hessian the weighted covariance), solved with scipy's trust-region Newton method after
+removing linearly redundant constraints, then polished by Newton steps.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ def entropy_weights(
             f"weighted but different in the target: {[labels[j] for j in np.flatnonzero(const)]}"
         )
     z = (c[:, keep] - m[keep]) / scale[keep]
+    # drop redundant constraints (e.g. the second moment of a binary indicator, which its
+    # mean determines): optimise over the directions the rows actually span
+    _, sv, vt = np.linalg.svd(z, full_matrices=False)
+    z = z @ vt[sv > 1e-10 * sv.max()].T
 
     def fun(lam: NDArray[np.float64]) -> float:
         return float(special.logsumexp(z @ lam))
@@ -73,9 +78,18 @@ def entropy_weights(
         method="trust-exact",
         options={"gtol": 1e-12, "maxiter": 1000},
     )
-    p = special.softmax(z @ res.x)
+    lam = res.x
+    for _ in range(50):  # Newton polishing to machine precision (feasible problems)
+        g = grad(lam)
+        if np.abs(g).max() < 1e-14:
+            break
+        step = np.linalg.lstsq(hess(lam), g, rcond=None)[0]
+        if not np.all(np.isfinite(step)) or fun(lam - step) > fun(lam) + 1e-15:
+            break
+        lam = lam - step
+    p = special.softmax(z @ lam)
     err = np.abs(p @ (c - m))
-    bad = err > tol * np.maximum(1.0, np.abs(m))
+    bad = err > tol * np.maximum(scale, np.abs(m))
     if bad.any() or not np.all(np.isfinite(p)):
         raise ValueError(
             "entropy balancing is infeasible: the target moments lie outside the range the "

@@ -166,3 +166,29 @@ def test_bad_input() -> None:
         balance(dd, "t", ["x"])
     with pytest.raises(ValueError, match="positive sum"):
         balance(d, "t", ["x"], weights=np.where(d["t"] == 1, 0.0, 1.0))
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in REF["cases"] if c["kind"] == "r_balance"], ids=lambda c: c["name"]
+)
+def test_lalonde_r_balance(case: dict) -> None:
+    from rdstats.external._weighting import weight
+
+    d = lalonde()
+    inp = case["inputs"]
+    ps = propensity_scores(d, inp["treatment"], inp["covariates"])
+    w = None
+    if inp["weights"] is not None:
+        w = weight(d, inp["treatment"], inp["covariates"], estimand=inp["weights"], ps=ps)
+    tab = balance(
+        d, inp["treatment"], inp["covariates"], weights=w, estimand=inp["estimand"], distance=ps
+    )
+    suffix = "_un" if w is None else "_adj"
+    tol = case["tolerance"]["abs"]
+    for row, stats in case["expected"].items():
+        for stat, value in stats.items():
+            got = float(tab[stat + suffix].to_numpy(dtype=float)[list(tab.index).index(row)])
+            if value is None:
+                assert np.isnan(got)
+            else:
+                assert got == pytest.approx(value, abs=tol), (row, stat)

@@ -216,3 +216,56 @@ def test_entropy_infeasible() -> None:
     d["c"] = np.where(d["t"] == 1, d["x"], 0.0)
     with pytest.raises(ValueError, match=r"infeasible.*'c'"):
         weight(d, "t", ["c"], method="entropy")
+
+
+def _cases(kind: str) -> list[dict]:
+    return [c for c in REF["cases"] if c["kind"] == kind]
+
+
+@pytest.mark.parametrize("case", _cases("r_weights"), ids=lambda c: c["name"])
+def test_lalonde_r_weights(case: dict) -> None:
+    d = lalonde()
+    inp = case["inputs"]
+    w = weight(d, inp["treatment"], inp["covariates"], estimand=inp["estimand"])
+    t = w.treatment == 1
+    y = d[inp["outcome"]].to_numpy()
+    got = {
+        "ess_treated": w.ess["treated"],
+        "ess_control": w.ess["control"],
+        "effect_re78": np.average(y[t], weights=w.weights[t])
+        - np.average(y[~t], weights=w.weights[~t]),
+    }
+    for name, value in case["expected"].items():
+        assert got[name] == pytest.approx(value, rel=case["tolerance"]["rel"])
+
+
+@pytest.mark.parametrize("case", _cases("r_coefficients"), ids=lambda c: c["name"])
+def test_lalonde_r_coefficients(case: dict) -> None:
+    ps = propensity_scores(lalonde(), case["inputs"]["treatment"], case["inputs"]["covariates"])
+    for name, value in case["expected"].items():
+        assert ps.coefficients.loc[name, "estimate"] == pytest.approx(
+            value, rel=case["tolerance"]["rel"]
+        )
+
+
+@pytest.mark.parametrize("seed", [23, 46, 312, 487, 5, 6])
+def test_entropy_feasibility_agrees_with_linear_program(seed: int) -> None:
+    # independent check: the moment constraints are feasible iff a linear program finds
+    # non-negative weights meeting them; entropy balancing succeeds exactly then
+    from scipy.optimize import linprog
+
+    from rdstats.external._data import covariate_matrix
+
+    d = small(seed, n=80)
+    x = covariate_matrix(d, ["x", "g"]).to_numpy()
+    t = d["t"].to_numpy() == 1
+    a = np.vstack([x[~t].T, np.ones((~t).sum())])
+    lp = linprog(np.zeros((~t).sum()), A_eq=a, b_eq=np.r_[x[t].mean(0), 1.0], bounds=(0, None))
+    if lp.status == 0:
+        w = weight(d, "t", ["x", "g"], method="entropy")
+        np.testing.assert_allclose(
+            np.average(x[~t], axis=0, weights=w.weights[~t]), x[t].mean(0), atol=1e-8
+        )
+    else:
+        with pytest.raises(ValueError, match="infeasible"):
+            weight(d, "t", ["x", "g"], method="entropy")
