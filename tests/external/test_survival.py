@@ -173,3 +173,27 @@ def test_bad_input() -> None:
         weighted_km(VET, "nope", "status", "trt01")
     with pytest.raises(ValueError, match="clash"):
         weighted_cox(VET, *ARGS, covariates="trt01")
+
+
+def test_monte_carlo_cox_coverage() -> None:
+    """Robust 95% CIs of the IPW-weighted Cox HR cover the true HR (0.6) in at least 90%
+    of 300 simulated data sets (treatment depends on x; fixed seed)."""
+    rng = np.random.default_rng(5)
+    hits, reps, n = 0, 300, 150
+    for _ in range(reps):
+        x = rng.normal(size=n)
+        ps = 1 / (1 + np.exp(-0.7 * x))
+        t = (rng.uniform(size=n) < ps).astype(int)
+        event_time = rng.exponential(1 / (0.1 * 0.6**t))
+        censor = rng.uniform(0, 20, n)
+        df = pd.DataFrame(
+            {
+                "t": t,
+                "time": np.minimum(event_time, censor),
+                "ev": (event_time <= censor).astype(int),
+            }
+        )
+        w = np.where(t == 1, 1 / ps, 1 / (1 - ps))
+        cox = weighted_cox(df, "time", "ev", "t", weights=w)
+        hits += cox.ci_lower <= 0.6 <= cox.ci_upper
+    assert hits / reps >= 0.90
