@@ -330,8 +330,10 @@ def estimate_effect(
     w_all = resolve_weights(data, weights)
     c_all = resolve_cluster(data, cluster)
     check_groups(t_all, w_all)
-    if ci == "model" and weights is not None:
-        raise ValueError("ci='model' is valid only without weights; use 'robust' or 'bootstrap'")
+    if ci == "model" and (weights is not None or cluster is not None):
+        raise ValueError(
+            "ci='model' is valid only without weights and clusters; use 'robust' or 'bootstrap'"
+        )
     keep = w_all > 0
     y, t, w = y_all[keep], t_all[keep], w_all[keep]
     c = None if c_all is None else np.unique(c_all[keep], return_inverse=True)[1]

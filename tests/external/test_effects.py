@@ -223,6 +223,8 @@ def test_bad_input() -> None:
         estimate_effect(df, "y", "t", measure="hazard_ratio")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="ci="):
         estimate_effect(df, "y", "t", ci="model", weights="w")
+    with pytest.raises(ValueError, match="ci="):
+        estimate_effect(df, "y", "t", ci="model", cluster="c")
     with pytest.raises(ValueError, match="one value per row"):
         estimate_effect(df, "y", "t", weights=np.ones(3))
     with pytest.raises(ValueError, match="not a column"):
