@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 __all__ = [
     "abs_difference_rows",
+    "full_matching",
     "greedy_nearest",
     "mahalanobis_rows",
     "match_order",
@@ -165,3 +166,59 @@ def total_cost(cost: NDArray[np.float64], matches: NDArray[np.int64]) -> float:
     """Sum of the costs of the matched pairs."""
     i, k = np.nonzero(matches >= 0)
     return float(np.sum(cost[i, matches[i, k]]))
+
+
+def full_matching(cost: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Optimal full matching: a partition of the units into matched sets, each one focal
+    unit with one or more candidates or one candidate with one or more focal units, that
+    minimises the total focal-candidate distance within sets (Rosenbaum 1991).
+
+    Solved as a minimum-cost edge cover of the bipartite graph of allowed (finite-cost)
+    pairs, an integer programme whose LP relaxation is integral (bipartite incidence
+    matrix), by :func:`scipy.optimize.milp`; zero-cost edges that join two sets are then
+    dropped so that every set is a star. Units with no allowed partner are left out.
+    Returns the set label of every focal unit and every candidate (``-1``: unmatched).
+    """
+    from scipy import sparse
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse.csgraph import connected_components
+
+    n_f, n_c = cost.shape
+    fi, cj = np.nonzero(np.isfinite(cost))
+    lab_f = np.full(n_f, -1, dtype=np.int64)
+    lab_c = np.full(n_c, -1, dtype=np.int64)
+    if fi.size == 0:
+        return lab_f, lab_c
+    ne = fi.size
+    inc = sparse.vstack(
+        [
+            sparse.csr_matrix((np.ones(ne), (fi, np.arange(ne))), shape=(n_f, ne)),
+            sparse.csr_matrix((np.ones(ne), (cj, np.arange(ne))), shape=(n_c, ne)),
+        ]
+    ).tocsr()
+    covered = np.asarray(inc.sum(axis=1)).ravel() > 0
+    res = milp(
+        c=cost[fi, cj],
+        constraints=LinearConstraint(inc[covered], lb=1.0, ub=np.inf),
+        integrality=np.ones(ne),
+        bounds=Bounds(0.0, 1.0),
+    )
+    if res.x is None:  # pragma: no cover - the edge cover always exists
+        raise RuntimeError(f"full matching failed: {res.message}")
+    keep = res.x > 0.5
+    deg_f = np.bincount(fi[keep], minlength=n_f)
+    deg_c = np.bincount(cj[keep], minlength=n_c)
+    for e in np.flatnonzero(keep)[np.argsort(-cost[fi[keep], cj[keep]], kind="stable")]:
+        if deg_f[fi[e]] > 1 and deg_c[cj[e]] > 1:  # a (zero-cost) edge between two stars
+            keep[e] = False
+            deg_f[fi[e]] -= 1
+            deg_c[cj[e]] -= 1
+    graph = sparse.csr_matrix(
+        (np.ones(int(keep.sum())), (fi[keep], n_f + cj[keep])), shape=(n_f + n_c, n_f + n_c)
+    )
+    _, comp = connected_components(graph, directed=False)
+    in_set = np.concatenate([deg_f > 0, deg_c > 0])
+    _, labels = np.unique(comp[in_set], return_inverse=True)
+    full = np.full(n_f + n_c, -1, dtype=np.int64)
+    full[in_set] = labels
+    return full[:n_f], full[n_f:]

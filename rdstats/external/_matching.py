@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MatchResult", "match"]
 
-_METHODS = ("nearest", "optimal")
+_METHODS = ("nearest", "optimal", "full")
 _ORDERS = {
     "largest": "largest",
     "descending": "largest",
@@ -74,7 +74,8 @@ class MatchResult:
         matching with replacement, where a control may belong to several sets).
     match_matrix : DataFrame
         For every focal unit (index), the labels of its matched controls (columns
-        ``1 .. ratio``; ``None`` where no match was made).
+        ``1 .. ratio``, or up to the largest set for full matching; ``None`` where no match
+        was made). In full matching a control may appear for several focal units of its set.
     discarded : Index
         Focal units left unmatched (outside the caliper or its exact stratum, or no
         controls left).
@@ -265,9 +266,12 @@ def match(
     covariates : sequence of str
         Covariates of the propensity-score model (``distance="glm"``) or of the
         Mahalanobis distance; categorical columns enter as indicators.
-    method : {"nearest", "optimal"}
-        Greedy nearest-neighbour matching, or optimal matching (smallest total distance
-        among matchings of the largest possible size; without replacement).
+    method : {"nearest", "optimal", "full"}
+        Greedy nearest-neighbour matching; optimal k:1 matching (smallest total distance
+        among matchings of the largest possible size; without replacement); or optimal
+        full matching (every unit with an allowed partner is placed in a set of one focal
+        unit and several candidates or one candidate and several focal units, minimising
+        the total within-set distance; ``ratio`` and ``order`` do not apply).
     ratio : int
         Number of controls per focal unit (k:1 matching).
     replace : bool
@@ -301,7 +305,9 @@ def match(
     When fewer controls are left than ``ratio`` times the focal units (without
     replacement), matching continues as far as controls last and warns, as MatchIt does.
     Greedy k:1 matching without replacement gives every focal unit its first control
-    before any gets its second. Full matching is not implemented.
+    before any gets its second. Full matching is solved exactly as a minimum-cost edge
+    cover (an integer programme with an integral LP relaxation, HiGHS through scipy); it
+    has no ``min.controls``/``max.controls`` limits and grows with n_treated * n_control.
 
     References
     ----------
@@ -332,8 +338,10 @@ def match(
     ratio = int(ratio)
     if not isinstance(replace, (bool, np.bool_)):
         raise TypeError(f"replace must be True or False, got {replace!r}")
-    if method == "optimal" and replace:
-        raise ValueError("method='optimal' matches without replacement; use replace=False")
+    if method != "nearest" and replace:
+        raise ValueError(f"method={method!r} matches without replacement; use replace=False")
+    if method == "full" and ratio != 1:
+        raise ValueError(f"ratio applies to 'nearest' and 'optimal' matching, got {ratio!r}")
     clash = [c for c in _ADDED if c in data.columns]
     if clash:
         raise ValueError(f"data already has columns {clash}, which matched_data adds; rename them")
@@ -361,7 +369,7 @@ def match(
     fpos = np.flatnonzero(t == focal_flag)
     cpos = np.flatnonzero(t != focal_flag)
     n_f, n_c = fpos.size, cpos.size
-    if not replace and ratio * n_f > n_c:
+    if method != "full" and not replace and ratio * n_f > n_c:
         warnings.warn(
             f"ratio * focal units ({ratio} * {n_f}) exceeds the {n_c} controls available "
             "without replacement; some focal units get fewer matches",
@@ -379,22 +387,34 @@ def match(
         rows = alg.abs_difference_rows(d[fpos], d[cpos], width, fs, cs)
     if method == "nearest":
         seq = alg.match_order(n_f, None if d is None else d[fpos], order_key, gen)
-        mm = alg.greedy_nearest(rows, n_f, n_c, seq, ratio, bool(replace))
+        sets = _sets(alg.greedy_nearest(rows, n_f, n_c, seq, ratio, bool(replace)))
     else:
         cost = np.vstack([rows(i) for i in range(n_f)]) if n_f else np.zeros((0, n_c))
-        mm = alg.optimal_matching(cost, ratio)
-    if not np.any(mm >= 0):
+        if method == "optimal":
+            sets = _sets(alg.optimal_matching(cost, ratio))
+        else:
+            lab_f, lab_c = alg.full_matching(cost)
+            sets = [
+                (np.flatnonzero(lab_f == s), np.flatnonzero(lab_c == s))
+                for s in range(int(lab_f.max(initial=-1)) + 1)
+            ]
+    if not sets:
         raise ValueError(
             "no focal unit could be matched: every pair lies outside the caliper "
             f"({caliper!r} SD) or the exact-matching strata {exact_cols}; widen the caliper"
         )
-    weights, subclass = _weights(mm, fpos, cpos, len(data), bool(replace))
+    weights, subclass = _set_weights(sets, fpos, cpos, len(data), bool(replace))
     labels = data.index
     subclass.index = labels
+    partners: dict[int, list[Any]] = {}
+    for fs_, cs_ in sets:
+        for i in fs_:
+            partners[int(i)] = [labels[cpos[j]] for j in cs_]
+    width_mm = max(len(v) for v in partners.values())
     table = pd.DataFrame(
-        [[labels[cpos[j]] if j >= 0 else None for j in row] for row in mm],
+        [partners.get(i, []) + [None] * (width_mm - len(partners.get(i, []))) for i in range(n_f)],
         index=labels[fpos],
-        columns=list(range(1, ratio + 1)),
+        columns=list(range(1, width_mm + 1)),
         dtype=object,
     )
     args = {
@@ -428,7 +448,7 @@ def match(
         weights=readonly(weights),
         subclass=subclass,
         match_matrix=table,
-        discarded=labels[fpos[mm[:, 0] < 0]],
+        discarded=labels[fpos[[i not in partners for i in range(n_f)]]],
         provenance=provenance(arguments=args, seed=rng if isinstance(rng, int) else None),
     )
 
@@ -442,23 +462,38 @@ def _pooled_covariance(x1: NDArray[np.float64], x0: NDArray[np.float64]) -> NDAr
     return s / max(x1.shape[0] + x0.shape[0] - 2, 1)
 
 
+Sets = list[tuple[NDArray[np.int64], NDArray[np.int64]]]
+
+
+def _sets(mm: NDArray[np.int64]) -> Sets:
+    """Matched sets (focal positions, candidate positions) of a match matrix."""
+    return [
+        (np.array([i], dtype=np.int64), row[row >= 0]) for i, row in enumerate(mm) if row[0] >= 0
+    ]
+
+
+def _set_weights(
+    sets: Sets, fpos: NDArray[np.int64], cpos: NDArray[np.int64], n: int, replace: bool
+) -> tuple[NDArray[np.float64], pd.Series]:
+    """MatchIt-style weights and set labels: focal units in a set weigh 1, candidates sum
+    (over their sets) the number of focal units over the number of candidates in the set,
+    scaled so that the candidate weights sum to the number of matched candidates."""
+    w = np.zeros(n)
+    sub = np.zeros(n, dtype=np.int64)
+    for k, (f, c) in enumerate(sets, start=1):
+        w[fpos[f]] = 1.0
+        np.add.at(w, cpos[c], f.size / c.size)
+        sub[fpos[f]] = k
+        sub[cpos[c]] = k
+    ctl = cpos[w[cpos] > 0]
+    w[ctl] *= ctl.size / w[ctl].sum()
+    labels = pd.array(sub, dtype="Int64")
+    labels[(sub == 0) | replace] = pd.NA
+    return w, pd.Series(labels)
+
+
 def _weights(
     mm: NDArray[np.int64], fpos: NDArray[np.int64], cpos: NDArray[np.int64], n: int, replace: bool
 ) -> tuple[NDArray[np.float64], pd.Series]:
-    """MatchIt-style matching weights and matched-set labels from a match matrix."""
-    w = np.zeros(n)
-    sub = pd.Series(pd.array([pd.NA] * n, dtype="Int64"))
-    set_id = 0
-    for i, row in enumerate(mm):
-        got = row[row >= 0]
-        if got.size == 0:
-            continue
-        set_id += 1
-        w[fpos[i]] = 1.0
-        w[cpos[got]] += 1.0 / got.size
-        if not replace:
-            sub.iloc[fpos[i]] = set_id
-            sub.iloc[cpos[got]] = set_id
-    ctl = cpos[w[cpos] > 0]
-    w[ctl] *= ctl.size / w[ctl].sum()
-    return w, sub
+    """Weights and set labels from a match matrix (see :func:`_set_weights`)."""
+    return _set_weights(_sets(mm), fpos, cpos, n, replace)

@@ -230,6 +230,61 @@ def test_optimal_on_lalonde(results: dict[str, MatchResult]) -> None:
     assert opt.summary().loc["Matched", "treated"] == 185
 
 
+# ---------------------------------------------------------------- full matching
+
+
+def brute_full(cost: np.ndarray) -> float:
+    """Smallest total cost of an edge cover of the units with an allowed partner."""
+    nt, nc = cost.shape
+    edges = [(i, j) for i in range(nt) for j in range(nc) if np.isfinite(cost[i, j])]
+    need_t = {i for i, _ in edges}
+    need_c = {j for _, j in edges}
+    best = np.inf
+    for mask in range(1, 2 ** len(edges)):
+        chosen = [e for b, e in enumerate(edges) if mask >> b & 1]
+        if {i for i, _ in chosen} == need_t and {j for _, j in chosen} == need_c:
+            best = min(best, sum(cost[e] for e in chosen))
+    return float(best)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), forbid=st.booleans())
+def test_full_matching_is_optimal_and_made_of_stars(seed, forbid) -> None:
+    rng = np.random.default_rng(seed)
+    nt, nc = int(rng.integers(1, 4)), int(rng.integers(1, 5))
+    cost = np.abs(rng.uniform(size=(nt, 1)) - rng.uniform(size=(1, nc)))
+    if forbid:
+        cost[cost > 0.4] = np.inf
+    lab_f, lab_c = alg.full_matching(cost)
+    total = 0.0
+    for s in range(int(max(lab_f.max(), lab_c.max())) + 1):
+        f, c = np.flatnonzero(lab_f == s), np.flatnonzero(lab_c == s)
+        assert f.size >= 1 and c.size >= 1 and min(f.size, c.size) == 1  # a star
+        assert np.all(np.isfinite(cost[np.ix_(f, c)]))
+        total += float(np.sum(cost[np.ix_(f, c)]))
+    fin = np.isfinite(cost)
+    assert np.array_equal(lab_f >= 0, fin.any(axis=1))  # every unit with a partner is used
+    assert np.array_equal(lab_c >= 0, fin.any(axis=0))
+    if fin.any():
+        assert total == pytest.approx(brute_full(cost), abs=1e-12)
+
+
+def test_full_matching_on_lalonde() -> None:
+    df = lalonde()
+    res = match(df, "treat", COV, method="full", exact="married")
+    md = res.matched_data
+    assert len(md) == len(df)  # no caliper: every unit is in a set
+    sizes = md.groupby("subclass")["treat"].agg(["sum", "count"])
+    assert ((sizes["sum"] == 1) | (sizes["count"] - sizes["sum"] == 1)).all()
+    assert (md.groupby("subclass")["married"].nunique() == 1).all()
+    # weights: treated 1; controls n_t / n_c of their set, rescaled to sum to n_controls
+    raw = md["treat"].groupby(md["subclass"]).transform(lambda t: t.sum() / (1 - t).sum())
+    ctl = md["treat"] == 0
+    expect = raw[ctl] * ctl.sum() / raw[ctl].sum()
+    np.testing.assert_allclose(md.loc[ctl, "weights"], expect, rtol=1e-12)
+    assert (md.loc[~ctl, "weights"] == 1).all()
+
+
 # ---------------------------------------------------------------- API
 
 
@@ -285,7 +340,9 @@ def test_bad_input() -> None:
         with pytest.raises(ValueError, match="ratio must be a positive integer"):
             match(df, "treat", COV, distance=ps, ratio=bad)
     with pytest.raises(ValueError, match="method must be one of"):
-        match(df, "treat", COV, method="full")
+        match(df, "treat", COV, method="fuzzy")
+    with pytest.raises(ValueError, match="ratio applies"):
+        match(df, "treat", COV, method="full", ratio=2)
     with pytest.raises(ValueError, match="order must be one of"):
         match(df, "treat", COV, order="biggest")
     with pytest.raises(ValueError, match="caliper must be > 0"):
