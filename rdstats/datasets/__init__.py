@@ -10,6 +10,11 @@ Historical control data used to derive meta-analytic-predictive (MAP) priors:
 
 :func:`list_datasets` lists them; :data:`SOURCES` records each citation and where the
 values were checked.
+
+Observational comparison data for external-control methods (:data:`OBSERVATIONAL_SOURCES`):
+
+- :func:`load_lalonde` -- 185 NSW job-training participants and 429 comparison men;
+- :func:`load_nsw_experiment` -- the randomised NSW experiment (the benchmark answer).
 """
 
 from rdstats.datasets._historical import (
@@ -21,13 +26,21 @@ from rdstats.datasets._historical import (
     load_crohn,
     load_transplant,
 )
+from rdstats.datasets._observational import (
+    OBSERVATIONAL_SOURCES,
+    load_lalonde,
+    load_nsw_experiment,
+)
 
 __all__ = [
     "CROHN_SIGMA",
+    "OBSERVATIONAL_SOURCES",
     "SOURCES",
     "list_datasets",
     "load_as",
     "load_colitis",
     "load_crohn",
+    "load_lalonde",
+    "load_nsw_experiment",
     "load_transplant",
 ]

@@ -157,14 +157,32 @@ def test_public_api() -> None:
     assert sorted(ds.__all__) == sorted(
         [
             "CROHN_SIGMA",
+            "OBSERVATIONAL_SOURCES",
             "SOURCES",
             "list_datasets",
             "load_as",
             "load_colitis",
             "load_crohn",
+            "load_lalonde",
+            "load_nsw_experiment",
             "load_transplant",
         ]
     )
+
+
+def test_observational_data_match_the_published_files() -> None:
+    """lalonde: 185 treated + 429 comparison men (MatchIt/cobalt); NSW experiment: 185
+    treated + 260 randomised controls; the experimental ATT on re78 is 1794.34."""
+    lal = ds.load_lalonde()
+    assert lal.shape == (614, 10) and int(lal.treat.sum()) == 185
+    assert set(lal.race) == {"black", "hispan", "white"}
+    nsw = ds.load_nsw_experiment()
+    assert (int(nsw.treat.sum()), int((1 - nsw.treat).sum())) == (185, 260)
+    att = nsw.re78[nsw.treat == 1].mean() - nsw.re78[nsw.treat == 0].mean()
+    assert round(float(att), 2) == 1794.34
+    assert "LaLonde" in ds.OBSERVATIONAL_SOURCES["lalonde"]["citation"]
+    lal.loc[0, "age"] = -1  # a fresh copy each time
+    assert ds.load_lalonde().loc[0, "age"] != -1
 
 
 def test_attrs_name_source() -> None:
