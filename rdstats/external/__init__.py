@@ -1,15 +1,52 @@
 """External and synthetic controls from natural-history and real-world data: propensity
-scores, matching, weighting, balance diagnostics, outcome analyses and sensitivity
-analyses (work in progress)."""
+scores, matching, weighting (incl. entropy balancing), balance diagnostics, outcome
+analyses on matched or weighted samples (including survival), and sensitivity analyses
+for unmeasured confounding.
 
+statsmodels and lifelines are imported only when a function needs them.
+"""
+
+from rdstats.external._balance import balance, love_plot
+from rdstats.external._effects import EffectEstimate, estimate_effect
+from rdstats.external._matching import MatchResult, match
+from rdstats.external._propensity import PropensityScores, propensity_scores
+from rdstats.external._rmst import RMSTDifference, rmst_difference
 from rdstats.external._sensitivity import EValue, e_value
+from rdstats.external._survival import (
+    CoxEstimate,
+    LogrankResult,
+    WeightedKM,
+    logrank,
+    weighted_cox,
+    weighted_km,
+)
 from rdstats.external._tipping import BiasAnalysis, TippingPointResult, bias_adjust, tipping_point
+from rdstats.external._weighting import WeightResult, effective_sample_size, weight
 
 __all__ = [
     "BiasAnalysis",
+    "CoxEstimate",
     "EValue",
+    "EffectEstimate",
+    "LogrankResult",
+    "MatchResult",
+    "PropensityScores",
+    "RMSTDifference",
     "TippingPointResult",
+    "WeightResult",
+    "WeightedKM",
+    "balance",
     "bias_adjust",
     "e_value",
+    "effective_sample_size",
+    "estimate_effect",
+    "logrank",
+    "love_plot",
+    "match",
+    "propensity_scores",
+    "rmst_difference",
     "tipping_point",
+    "weight",
+    "weighted_cox",
+    "weighted_km",
 ]

@@ -40,20 +40,12 @@ _ADDED = ("weights", "subclass", "distance")
 def _ps_glm(
     data: pd.DataFrame, treatment: str, covariates: Sequence[str] | str
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Propensity scores and linear predictors of an unpenalised logistic regression of
-    the treatment on the covariates (with an intercept), as R's ``glm``."""
-    import statsmodels.api as sm
+    """Propensity scores and linear predictors of the unpenalised logistic regression of
+    :func:`rdstats.external.propensity_scores`."""
+    from rdstats.external._propensity import propensity_scores
 
-    t = treatment_indicator(data, treatment)
-    x = sm.add_constant(covariate_matrix(data, covariates).to_numpy(), has_constant="add")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", category=sm.tools.sm_exceptions.PerfectSeparationWarning)
-            fit = sm.Logit(t, x).fit(disp=0, method="newton", maxiter=100, tol=1e-12)
-    except (sm.tools.sm_exceptions.PerfectSeparationWarning, np.linalg.LinAlgError) as exc:
-        raise ValueError(f"the propensity-score model cannot be fitted: {exc}") from exc
-    lp = np.asarray(x @ fit.params, dtype=float)
-    return 1.0 / (1.0 + np.exp(-lp)), lp
+    ps = propensity_scores(data, treatment, covariates)
+    return np.asarray(ps.scores, dtype=float), np.asarray(ps.linear_predictor, dtype=float)
 
 
 @dataclass(frozen=True, eq=False)
