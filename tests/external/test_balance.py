@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rdstats.datasets import load_lalonde
 from rdstats.external._balance import balance, love_plot
 from rdstats.external._propensity import propensity_scores
 
@@ -19,14 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def lalonde() -> pd.DataFrame:
-    for p in (
-        ROOT / "rdstats" / "datasets" / "data" / "lalonde.csv",
-        ROOT / "tests" / "data" / "lalonde.csv",
-        ROOT.parent / "shared" / "data" / "lalonde.csv",
-    ):
-        if p.exists():
-            return pd.read_csv(p)
-    pytest.skip("lalonde.csv not available")
+    return load_lalonde()
 
 
 def small(seed: int = 1, n: int = 200) -> pd.DataFrame:

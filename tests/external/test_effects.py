@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rdstats.datasets import load_lalonde, load_nsw_experiment
 from rdstats.external._effects import EffectEstimate, estimate_effect
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data"
 MEASURES = ["mean_difference", "risk_difference", "risk_ratio", "odds_ratio"]
 REF = json.loads((ROOT / "tests" / "reference" / "external_outcomes.json").read_text())
 
@@ -25,7 +25,7 @@ def _lalonde() -> pd.DataFrame:
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
 
-    df = pd.read_csv(DATA / "lalonde.csv")
+    df = load_lalonde()
     ps = (
         smf.glm(
             "treat ~ age + educ + race + married + nodegree + re74 + re75",
@@ -74,7 +74,7 @@ def test_r_reference_lalonde(case: dict, lalonde: pd.DataFrame) -> None:
 def test_nsw_benchmark() -> None:
     """Issue 6: difference in means 1794.34 with SE 632.85, which is the classical
     pooled-variance OLS SE (ci="model"); the robust HC1 SE is 670.82 (R's vcovHC)."""
-    nsw = pd.read_csv(DATA / "nsw_experiment.csv")
+    nsw = load_nsw_experiment()
     case = next(c for c in REF["cases"] if c["kind"] == "effect_model")
     model = estimate_effect(nsw, "re78", "treat", ci="model")
     assert round(model.estimate, 2) == 1794.34

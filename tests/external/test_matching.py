@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rdstats.datasets import load_lalonde
 from rdstats.external import _match_algorithms as alg
 from rdstats.external._matching import MatchResult, _weights, match
 
@@ -24,14 +25,7 @@ COV = ["age", "educ", "race", "married", "nodegree", "re74", "re75"]
 
 
 def lalonde() -> pd.DataFrame:
-    for p in (
-        ROOT / "rdstats" / "datasets" / "data" / "lalonde.csv",
-        ROOT / "tests" / "data" / "lalonde.csv",
-        ROOT.parent / "shared" / "data" / "lalonde.csv",
-    ):
-        if p.exists():
-            return pd.read_csv(p).set_index("id")
-    pytest.skip("lalonde.csv not available")
+    return load_lalonde().set_index("id")
 
 
 def _kwargs(inp: dict) -> dict:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rdstats.datasets import load_lalonde
 from rdstats.external._propensity import PropensityScores, propensity_scores
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,14 +18,7 @@ COVS = ["age", "educ", "race", "married", "nodegree", "re74", "re75"]
 
 
 def lalonde() -> pd.DataFrame:
-    for p in (
-        ROOT / "rdstats" / "datasets" / "data" / "lalonde.csv",
-        ROOT / "tests" / "data" / "lalonde.csv",
-        ROOT.parent / "shared" / "data" / "lalonde.csv",
-    ):
-        if p.exists():
-            return pd.read_csv(p)
-    pytest.skip("lalonde.csv not available")
+    return load_lalonde()
 
 
 def small(seed: int = 1, n: int = 200) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rdstats.datasets import load_lalonde
 from rdstats.external._propensity import propensity_scores
 from rdstats.external._weighting import WeightResult, effective_sample_size, weight
 
@@ -21,14 +22,7 @@ COVS = ["age", "educ", "race", "married", "nodegree", "re74", "re75"]
 
 
 def lalonde() -> pd.DataFrame:
-    for p in (
-        ROOT / "rdstats" / "datasets" / "data" / "lalonde.csv",
-        ROOT / "tests" / "data" / "lalonde.csv",
-        ROOT.parent / "shared" / "data" / "lalonde.csv",
-    ):
-        if p.exists():
-            return pd.read_csv(p)
-    pytest.skip("lalonde.csv not available")
+    return load_lalonde()
 
 
 def small(seed: int = 1, n: int = 200) -> pd.DataFrame:
