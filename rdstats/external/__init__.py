@@ -7,6 +7,7 @@ statsmodels and lifelines are imported only when a function needs them.
 """
 
 from rdstats.external._balance import balance, love_plot
+from rdstats.external._bias_analysis import BiasAnalysis, bias_adjust
 from rdstats.external._effects import EffectEstimate, estimate_effect
 from rdstats.external._matching import MatchResult, match
 from rdstats.external._propensity import PropensityScores, propensity_scores
@@ -20,7 +21,7 @@ from rdstats.external._survival import (
     weighted_cox,
     weighted_km,
 )
-from rdstats.external._tipping import BiasAnalysis, TippingPointResult, bias_adjust, tipping_point
+from rdstats.external._tipping import TippingPointResult, tipping_point
 from rdstats.external._weighting import WeightResult, effective_sample_size, weight
 
 __all__ = [

@@ -20,8 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from rdstats.external._bias_analysis import bias_adjust
 from rdstats.external._sensitivity import e_value, e_value_rr
-from rdstats.external._tipping import bias_adjust, tipping_point
+from rdstats.external._tipping import tipping_point
 
 matplotlib.use("Agg")
 
