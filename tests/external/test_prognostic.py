@@ -268,3 +268,21 @@ def test_no_statsmodels_on_import() -> None:
         "import sys, rdstats, rdstats.external._prognostic; assert 'statsmodels' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_hc1_by_hand_and_categorical_covariate(pm: PrognosticModel) -> None:
+    """Independent check of the robust SE: HC1 = n/(n-k) (X'X)^-1 X' diag(e^2) X (X'X)^-1."""
+    rng = np.random.default_rng(12)
+    trial = _trial(rng, 50)
+    trial["arm"] = trial.t.astype(bool)
+    trial["sex"] = rng.choice(["f", "m"], size=50)
+    res = procova(trial, "y", "arm", pm, covariates=["sex"])
+    x = np.column_stack([np.ones(50), trial.t, pm.predict(trial), trial.sex == "m"]).astype(float)
+    y = trial.y.to_numpy()
+    xtx_inv = np.linalg.inv(x.T @ x)
+    beta = xtx_inv @ x.T @ y
+    e = y - x @ beta
+    cov = 50 / (50 - 4) * xtx_inv @ (x.T * e**2) @ x @ xtx_inv
+    assert res.estimate == pytest.approx(beta[1], abs=1e-10)
+    assert res.std_error == pytest.approx(math.sqrt(cov[1, 1]), rel=1e-10)
+    assert list(res.coefficients.index) == ["Intercept", "arm", "prognostic_score", "sex_m"]
