@@ -1,7 +1,7 @@
 """External and synthetic controls from natural-history and real-world data: propensity
 scores, matching, weighting (incl. entropy balancing), balance diagnostics, outcome
-analyses on matched or weighted samples (including survival), and sensitivity analyses
-for unmeasured confounding.
+analyses on matched or weighted samples (including survival), prognostic-score
+adjustment (PROCOVA), and sensitivity analyses for unmeasured confounding.
 
 statsmodels and lifelines are imported only when a function needs them.
 """
@@ -10,6 +10,13 @@ from rdstats.external._balance import balance, love_plot
 from rdstats.external._bias_analysis import BiasAnalysis, bias_adjust
 from rdstats.external._effects import EffectEstimate, estimate_effect
 from rdstats.external._matching import MatchResult, match
+from rdstats.external._prognostic import (
+    ProcovaResult,
+    PrognosticModel,
+    procova,
+    procova_sample_size,
+    prognostic_model,
+)
 from rdstats.external._propensity import PropensityScores, propensity_scores
 from rdstats.external._rmst import RMSTDifference, rmst_difference
 from rdstats.external._sensitivity import EValue, e_value
@@ -31,6 +38,8 @@ __all__ = [
     "EffectEstimate",
     "LogrankResult",
     "MatchResult",
+    "ProcovaResult",
+    "PrognosticModel",
     "PropensityScores",
     "RMSTDifference",
     "TippingPointResult",
@@ -44,6 +53,9 @@ __all__ = [
     "logrank",
     "love_plot",
     "match",
+    "procova",
+    "procova_sample_size",
+    "prognostic_model",
     "propensity_scores",
     "rmst_difference",
     "tipping_point",
