@@ -23,36 +23,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 from rdstats._validation import as_float_array
-from rdstats.external._data import check_frame, covariate_matrix, is_binary, treatment_indicator
+from rdstats.external._data import (
+    check_frame,
+    check_weights,
+    covariate_matrix,
+    is_binary,
+    treatment_indicator,
+)
 
-__all__ = ["balance", "check_weights", "love_plot"]
+__all__ = ["balance", "love_plot"]
 
 _DENOMS = {"ATT": "treated", "ATC": "control", "ATE": "pooled", "ATO": "pooled"}
-
-
-def check_weights(weights: ArrayLike, n: int, name: str = "weights") -> NDArray[np.float64]:
-    """Weights as a float array of length ``n``: finite, non-negative, not all zero."""
-    try:
-        w = np.asarray(weights, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be numeric, got {type(weights).__name__}") from exc
-    if w.shape != (n,):
-        raise ValueError(f"{name} must have one value per row ({n}), got shape {w.shape}")
-    bad = ~np.isfinite(w)
-    if bad.any():
-        raise ValueError(
-            f"{name} have {int(bad.sum())} non-finite values (positions "
-            f"{np.flatnonzero(bad)[:5].tolist()}); weights must be finite"
-        )
-    if (w < 0).any():
-        raise ValueError(
-            f"{name} must be non-negative; {int((w < 0).sum())} are negative "
-            f"(positions {np.flatnonzero(w < 0)[:5].tolist()})"
-        )
-    return w
 
 
 def _wmean(x: NDArray[np.float64], w: NDArray[np.float64]) -> float:

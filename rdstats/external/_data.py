@@ -16,7 +16,13 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-__all__ = ["check_frame", "covariate_matrix", "is_binary", "treatment_indicator"]
+__all__ = [
+    "check_frame",
+    "check_weights",
+    "covariate_matrix",
+    "is_binary",
+    "treatment_indicator",
+]
 
 
 def check_frame(data: Any, name: str = "data") -> pd.DataFrame:
@@ -100,3 +106,26 @@ def covariate_matrix(
             for lev in keep:
                 parts.append((col == lev).astype(float).rename(f"{c}_{lev}"))
     return pd.concat(parts, axis=1)
+
+
+def check_weights(weights: Any, n: int, name: str = "weights") -> NDArray[np.float64]:
+    """Weights as a float array of length ``n``: finite and non-negative (the positions
+    of offending values are named)."""
+    try:
+        w = np.asarray(weights, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be numeric, got {type(weights).__name__}") from exc
+    if w.shape != (n,):
+        raise ValueError(f"{name} must have one value per row ({n}), got shape {w.shape}")
+    bad = ~np.isfinite(w)
+    if bad.any():
+        raise ValueError(
+            f"{name} have {int(bad.sum())} non-finite values (positions "
+            f"{np.flatnonzero(bad)[:5].tolist()}); weights must be finite"
+        )
+    if (w < 0).any():
+        raise ValueError(
+            f"{name} must be non-negative (>= 0); {int((w < 0).sum())} are negative "
+            f"(positions {np.flatnonzero(w < 0)[:5].tolist()})"
+        )
+    return w

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from rdstats._provenance import provenance
-from rdstats.external._data import check_frame, is_binary, treatment_indicator
+from rdstats.external._data import check_frame, check_weights, is_binary, treatment_indicator
 
 __all__ = ["EffectEstimate", "estimate_effect", "resolve_cluster", "resolve_weights"]
 
@@ -49,26 +49,11 @@ def _column_or_array(data: pd.DataFrame, value: Any, name: str) -> NDArray[Any]:
 
 
 def resolve_weights(data: pd.DataFrame, weights: Any) -> NDArray[np.float64]:
-    """Weights as a float array (all ones when ``None``): finite and non-negative."""
+    """Weights (a column name or an array) as a float array, all ones when ``None``:
+    finite and non-negative."""
     if weights is None:
         return np.ones(len(data))
-    raw = _column_or_array(data, weights, "weights")
-    try:
-        w = np.asarray(raw, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"weights must be numeric, got dtype {raw.dtype}") from exc
-    bad = ~np.isfinite(w)
-    if bad.any():
-        rows = np.flatnonzero(bad)[:5].tolist()
-        raise ValueError(
-            f"weights must be finite, got {int(bad.sum())} non-finite values (positions {rows})"
-        )
-    if (w < 0).any():
-        rows = np.flatnonzero(w < 0)[:5].tolist()
-        raise ValueError(
-            f"weights must be >= 0, got {int((w < 0).sum())} negative values (positions {rows})"
-        )
-    return w
+    return check_weights(_column_or_array(data, weights, "weights"), len(data))
 
 
 def resolve_cluster(data: pd.DataFrame, cluster: Any) -> NDArray[np.int64] | None:
