@@ -1,7 +1,9 @@
 """External and synthetic controls from natural-history and real-world data: propensity
 scores, matching, weighting (incl. entropy balancing), balance diagnostics, outcome
 analyses on matched or weighted samples (including survival), prognostic-score
-adjustment (PROCOVA), and sensitivity analyses for unmeasured confounding.
+adjustment (PROCOVA), PS-integrated Bayesian borrowing (PS-stratified power prior, hybrid
+control on propensity-weighted external data), and sensitivity analyses for unmeasured
+confounding.
 
 statsmodels and lifelines are imported only when a function needs them.
 """
@@ -9,6 +11,7 @@ statsmodels and lifelines are imported only when a function needs them.
 from rdstats.external._balance import balance, love_plot
 from rdstats.external._bias_analysis import BiasAnalysis, bias_adjust
 from rdstats.external._effects import EffectEstimate, estimate_effect
+from rdstats.external._hybrid_control import HybridControl, hybrid_control
 from rdstats.external._matching import MatchResult, match
 from rdstats.external._prognostic import (
     ProcovaResult,
@@ -18,6 +21,7 @@ from rdstats.external._prognostic import (
     prognostic_model,
 )
 from rdstats.external._propensity import PropensityScores, propensity_scores
+from rdstats.external._ps_borrowing import PSPowerPrior, overlap_coefficient, ps_power_prior
 from rdstats.external._rmst import RMSTDifference, rmst_difference
 from rdstats.external._sensitivity import EValue, e_value
 from rdstats.external._survival import (
@@ -36,8 +40,10 @@ __all__ = [
     "CoxEstimate",
     "EValue",
     "EffectEstimate",
+    "HybridControl",
     "LogrankResult",
     "MatchResult",
+    "PSPowerPrior",
     "ProcovaResult",
     "PrognosticModel",
     "PropensityScores",
@@ -50,13 +56,16 @@ __all__ = [
     "e_value",
     "effective_sample_size",
     "estimate_effect",
+    "hybrid_control",
     "logrank",
     "love_plot",
     "match",
+    "overlap_coefficient",
     "procova",
     "procova_sample_size",
     "prognostic_model",
     "propensity_scores",
+    "ps_power_prior",
     "rmst_difference",
     "tipping_point",
     "weight",
