@@ -13,13 +13,8 @@ from rdstats.external._bias_analysis import BiasAnalysis, bias_adjust
 from rdstats.external._effects import EffectEstimate, estimate_effect
 from rdstats.external._hybrid_control import HybridControl, hybrid_control
 from rdstats.external._matching import MatchResult, match
-from rdstats.external._prognostic import (
-    ProcovaResult,
-    PrognosticModel,
-    procova,
-    procova_sample_size,
-    prognostic_model,
-)
+from rdstats.external._procova import ProcovaResult, procova, procova_sample_size
+from rdstats.external._prognostic import PrognosticModel, prognostic_model
 from rdstats.external._propensity import PropensityScores, propensity_scores
 from rdstats.external._ps_borrowing import PSPowerPrior, overlap_coefficient, ps_power_prior
 from rdstats.external._rmst import RMSTDifference, rmst_difference

@@ -13,13 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rdstats.external._prognostic import (
-    ProcovaResult,
-    PrognosticModel,
-    procova,
-    procova_sample_size,
-    prognostic_model,
-)
+from rdstats.external._procova import ProcovaResult, procova, procova_sample_size
+from rdstats.external._prognostic import PrognosticModel, prognostic_model
 
 EFFECT = 0.7
 B = np.array([1.0, 1.0, 0.5])  # intercept, x1, x2 of the control outcome
@@ -264,9 +259,7 @@ def test_no_statsmodels_on_import() -> None:
     import subprocess
     import sys
 
-    code = (
-        "import sys, rdstats, rdstats.external._prognostic; assert 'statsmodels' not in sys.modules"
-    )
+    code = "import sys, rdstats, rdstats.external._procova; assert 'statsmodels' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
