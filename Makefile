@@ -28,7 +28,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 notebooks: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider --nbmake notebooks
+	$(BIN)/python -m pytest -q -p no:cacheprovider --nbmake notebooks case_studies
 
 test: lint typecheck unit notebooks
 
