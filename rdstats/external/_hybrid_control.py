@@ -67,7 +67,10 @@ class HybridControl:
         prior.
     borrowed : float
         Effective number of external patients in the control posterior
-        (``sigma^2 / Var(control mean) - n_concurrent``; beta: ``a + b - 2 - n``).
+        (``sigma^2 / Var(control mean) - n_concurrent``; beta: ``a + b - 2 - n``). Under
+        prior-data conflict the commensurate posterior (a mixture over tau) can be less
+        precise than the concurrent controls alone, and ``borrowed`` is then slightly
+        negative: the external data cost information instead of adding it.
     external : dict
         The weighted external summary: ``mean``, ``sd``, ``se``, ``ess``, ``n``.
     sigma : float or None
