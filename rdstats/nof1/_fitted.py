@@ -1,0 +1,41 @@
+"""Posterior-mean path of a series given a change visit and a grid value (for plots)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[np.float64]
+
+__all__ = ["fitted_path"]
+
+
+def fitted_path(res: Any, g: int, j: int) -> Array:
+    """Fitted means of ``res`` (a JumpResult) for change visit ``j`` and grid index ``g``."""
+    t, y = res.times, res.y
+    n = t.size
+    opt = res.options
+    after = np.arange(n) >= j
+    c = res.fit.components
+    if res.family == "poisson":
+        rate = np.where(after, c.a_post[g, j] / c.b_post[g, j], c.a_pre[g, j] / c.b_pre[g, j])
+        return np.asarray(rate * np.exp(res.fit.grid[g] * (t - t.mean())) * opt["exposure"])
+    if res.family == "ordinal":
+        a = np.where(after, c.a_post[g, j], c.a_pre[g, j])
+        b = np.where(after, c.b_post[g, j], c.b_pre[g, j])
+        return np.asarray(opt["score_range"][0] + c.m * a / (a + b))
+    cols = [np.ones(n)] + ([t - t.mean()] if opt["trend"] else [])
+    lam = [0.0] * len(cols)
+    cols.append(after.astype(float))
+    lam.append(1.0 / opt["v_delta"])
+    if opt["slope"]:
+        cols.append(np.where(after, t - t[j], 0.0))
+        lam.append(1.0 / opt["v_gamma"])
+    x = np.stack(cols, axis=1)
+    rho = float(res.fit.grid[g]) if res.fit.grid_name == "rho" else 0.0
+    corr = rho ** (np.abs(t[:, None] - t[None, :]) / opt["unit"]) if rho > 0 else np.eye(n)
+    w = np.linalg.inv(corr)
+    beta = np.linalg.solve(x.T @ w @ x + np.diag(lam), x.T @ w @ y)
+    return np.asarray(x @ beta)
