@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 __all__ = [
     "abs_difference_rows",
+    "ate_set_weights",
     "full_matching",
     "greedy_nearest",
     "mahalanobis_rows",
@@ -222,3 +223,24 @@ def full_matching(cost: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray
     full = np.full(n_f + n_c, -1, dtype=np.int64)
     full[in_set] = labels
     return full[:n_f], full[n_f:]
+
+
+def ate_set_weights(
+    sets: list[tuple[NDArray[np.int64], NDArray[np.int64]]],
+    fpos: NDArray[np.int64],
+    cpos: NDArray[np.int64],
+    n: int,
+) -> NDArray[np.float64]:
+    """ATE weights of matched sets (focal positions, candidate positions into ``fpos`` and
+    ``cpos``): every unit weighs ``1 + n_other / n_own`` in its set (the set size over the
+    number of units of its own group there), rescaled within each group to sum to the
+    group's number of matched units (MatchIt's ATE weights for full matching). Unmatched
+    units weigh 0."""
+    w = np.zeros(n)
+    for f, c in sets:
+        w[fpos[f]] = 1.0 + c.size / f.size
+        w[cpos[c]] = 1.0 + f.size / c.size
+    for pos in (fpos, cpos):
+        used = pos[w[pos] > 0]
+        w[used] *= used.size / w[used].sum()
+    return w

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,15 +37,32 @@ _ORDERS = {
 _ADDED = ("weights", "subclass", "distance")
 
 
+_PS_DISTANCES = {
+    "glm": "logistic",
+    "logistic": "logistic",
+    "probit": "probit",
+    "cloglog": "cloglog",
+    "spline": "spline",
+    "cbps": "cbps",
+}
+
+
 def _ps_glm(
-    data: pd.DataFrame, treatment: str, covariates: Sequence[str] | str
+    data: pd.DataFrame,
+    treatment: str,
+    covariates: Sequence[str] | str,
+    model: str = "logistic",
+    options: Mapping[str, Any] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Propensity scores and linear predictors of the unpenalised logistic regression of
-    :func:`rdstats.external.propensity_scores`."""
+    """Propensity scores of :func:`rdstats.external.propensity_scores` (``model``) and
+    their logits."""
     from rdstats.external._propensity import propensity_scores
 
-    ps = propensity_scores(data, treatment, covariates)
-    return np.asarray(ps.scores, dtype=float), np.asarray(ps.linear_predictor, dtype=float)
+    ps = propensity_scores(data, treatment, covariates, model=model, model_options=options)
+    e = np.asarray(ps.scores, dtype=float)
+    if model in ("logistic", "spline", "cbps"):
+        return e, np.asarray(ps.linear_predictor, dtype=float)
+    return e, np.log(e) - np.log1p(-e)
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,16 +226,27 @@ def _exact_strata(
 
 
 def _distance(
-    data: pd.DataFrame, treatment: str, covariates: Sequence[str] | str, distance: Any, scale: str
+    data: pd.DataFrame,
+    treatment: str,
+    covariates: Sequence[str] | str,
+    distance: Any,
+    scale: str,
+    options: Mapping[str, Any] | None = None,
 ) -> tuple[NDArray[np.float64] | None, str]:
     if isinstance(distance, str):
-        kind = _check_choice(distance, "distance", ("glm", "mahalanobis"))
+        kind = _check_choice(distance, "distance", (*_PS_DISTANCES, "mahalanobis"))
         if kind == "mahalanobis":
+            if options:
+                raise ValueError("distance_options apply to propensity-score distances only")
             return None, "mahalanobis"
-        ps, lp = _ps_glm(data, treatment, covariates)
+        model = _PS_DISTANCES[kind]
+        ps, lp = _ps_glm(data, treatment, covariates, model, options)
+        label = "" if model == "logistic" else f" ({model})"
         if scale == "logit":
-            return lp, "logit of the propensity score"
-        return ps, "propensity score"
+            return lp, f"logit of the propensity score{label}"
+        return ps, f"propensity score{label}"
+    if options:
+        raise ValueError("distance_options apply to propensity-score distances only")
     d = as_float_array(distance, "distance")
     if d.shape != (len(data),):
         raise ValueError(
@@ -246,6 +274,7 @@ def match(
     order: str | None = None,
     distance: str | NDArray[np.float64] = "glm",
     rng: np.random.Generator | int | None = None,
+    distance_options: Mapping[str, Any] | None = None,
 ) -> MatchResult:
     """Match treated (trial) patients to external controls.
 
@@ -263,7 +292,8 @@ def match(
         among matchings of the largest possible size; without replacement); or optimal
         full matching (every unit with an allowed partner is placed in a set of one focal
         unit and several candidates or one candidate and several focal units, minimising
-        the total within-set distance; ``ratio`` and ``order`` do not apply).
+        the total within-set distance; ``ratio`` and ``order`` do not apply; the only
+        method for ``estimand="ATE"``).
     ratio : int
         Number of controls per focal unit (k:1 matching).
     replace : bool
@@ -276,17 +306,28 @@ def match(
         predictor, MatchIt's ``link = "linear.logit"``).
     exact : str or sequence of str, optional
         Columns within whose strata units must be matched.
-    estimand : {"ATT", "ATC"}
-        Focal group: the treated (ATT) or the controls (ATC).
+    estimand : {"ATT", "ATC", "ATE"}
+        Focal group: the treated (ATT) or the controls (ATC). ``"ATE"`` (full matching
+        only, as in MatchIt): the sets are those of full matching, and every unit weighs
+        ``1 + (units of the other group in its set) / (units of its group in its set)``,
+        rescaled within each group to sum to that group's number of matched units, so
+        that both groups are weighted to the distribution of the whole matched sample.
     order : {"descending", "largest", "ascending", "smallest", "random", "data"}, optional
         Order in which focal units choose controls in greedy matching: largest distance
         first (default for a scalar distance), smallest first, random (``rng``) or data
         order (default for the Mahalanobis distance).
-    distance : "glm", "mahalanobis" or array
-        Logistic-regression propensity score, Mahalanobis distance on the covariates
-        (pooled within-group covariance), or one score per row.
+    distance : str or array
+        A propensity score from :func:`rdstats.external.propensity_scores`: ``"glm"``
+        (or ``"logistic"``), ``"probit"``, ``"cloglog"``, ``"spline"`` or ``"cbps"``;
+        ``"mahalanobis"``: the Mahalanobis distance on the covariates (pooled
+        within-group covariance); or one score per row. With ``caliper_scale="logit"``
+        every propensity model is matched on the logit of its scores.
     rng : Generator or int, optional
         Random generator (or seed) for ``order="random"``.
+    distance_options : dict, optional
+        ``model_options`` of the propensity model (``{"df": 4}`` for ``"spline"``;
+        ``{"estimand": ...}`` for ``"cbps"``, whose default is ``"ATE"`` when
+        ``estimand="ATE"`` and ``"ATT"`` otherwise).
 
     Returns
     -------
@@ -323,7 +364,12 @@ def match(
     t = treatment_indicator(data, treatment)
     cov_list = [covariates] if isinstance(covariates, str) else list(covariates)
     method = _check_choice(method, "method", _METHODS)
-    estimand = _check_choice(estimand, "estimand", ("ATT", "ATC"))
+    estimand = _check_choice(estimand, "estimand", ("ATT", "ATC", "ATE"))
+    if estimand == "ATE" and method != "full":
+        raise ValueError(
+            f"estimand='ATE' is available with method='full' only (as in MatchIt); "
+            f"method={method!r} supports 'ATT' and 'ATC'"
+        )
     caliper_scale = _check_choice(caliper_scale, "caliper_scale", ("ps", "logit"))
     if isinstance(ratio, bool) or not isinstance(ratio, numbers.Integral) or ratio < 1:
         raise ValueError(f"ratio must be a positive integer, got {ratio!r}")
@@ -342,7 +388,10 @@ def match(
         if caliper <= 0:
             raise ValueError(f"caliper must be > 0 (in SDs of the distance), got {caliper!r}")
     covariate_matrix(data, cov_list)  # validate covariates (missing values, types)
-    d, kind = _distance(data, treatment, cov_list, distance, caliper_scale)
+    opts = None if distance_options is None else dict(distance_options)
+    if isinstance(distance, str) and distance == "cbps":
+        opts = {"estimand": "ATE" if estimand == "ATE" else "ATT", **(opts or {})}
+    d, kind = _distance(data, treatment, cov_list, distance, caliper_scale, opts)
     if order is None:
         order = "data" if d is None else "descending"
     order_key = _ORDERS[_check_choice(order, "order", tuple(_ORDERS))]
@@ -357,7 +406,7 @@ def match(
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     strata, exact_cols = _exact_strata(data, exact)
 
-    focal_flag = 1 if estimand == "ATT" else 0
+    focal_flag = 0 if estimand == "ATC" else 1
     fpos = np.flatnonzero(t == focal_flag)
     cpos = np.flatnonzero(t != focal_flag)
     n_f, n_c = fpos.size, cpos.size
@@ -396,6 +445,8 @@ def match(
             f"({caliper!r} SD) or the exact-matching strata {exact_cols}; widen the caliper"
         )
     weights, subclass = _set_weights(sets, fpos, cpos, len(data), bool(replace))
+    if estimand == "ATE":
+        weights = alg.ate_set_weights(sets, fpos, cpos, len(data))
     labels = data.index
     subclass.index = labels
     partners: dict[int, list[Any]] = {}
@@ -421,6 +472,7 @@ def match(
         "estimand": estimand,
         "order": order,
         "distance": distance if isinstance(distance, str) else "array",
+        "distance_options": opts,
     }
     return MatchResult(
         data=data,

@@ -8,8 +8,7 @@ coefficients agree with R's ``glm(..., family = binomial)`` as used by MatchIt a
 from __future__ import annotations
 
 import dataclasses
-import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,11 +17,19 @@ from numpy.typing import NDArray
 
 from rdstats._provenance import provenance
 from rdstats._validation import readonly
+from rdstats.external._cbps import cbps_fit
 from rdstats.external._data import check_frame, covariate_matrix, treatment_indicator
+from rdstats.external._ps_models import (
+    GLM_LINKS,
+    MODELS,
+    check_options,
+    extreme,
+    fit_binomial_glm,
+    spline_design,
+    spline_df,
+)
 
 __all__ = ["PropensityScores", "propensity_scores"]
-
-_SEPARATION_LOGIT = 15.0  # |logit| beyond this (p < 3e-7) marks a (quasi-)separated unit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +41,8 @@ class PropensityScores:
     scores : ndarray
         Estimated propensity score of every row, in the order of the data.
     linear_predictor : ndarray
-        The logit of the scores.
+        The model's linear predictor (the logit of the scores for the logistic, spline
+        and CBPS models).
     treatment : ndarray
         The 0/1 treatment indicator used in the fit.
     coefficients : DataFrame
@@ -43,7 +51,8 @@ class PropensityScores:
         Per group: number of units, score range, and the number of units outside the
         common support (the intersection of the two groups' score ranges).
     model : object
-        The fitted statsmodels results object.
+        The fitted model: statsmodels GLM results, or a
+        :class:`~rdstats.external._cbps.CBPSFit` for ``"cbps"``.
     provenance : dict
         How the result was produced.
     """
@@ -55,6 +64,7 @@ class PropensityScores:
     overlap: pd.DataFrame
     model: Any = dataclasses.field(repr=False)
     provenance: dict[str, Any] = dataclasses.field(repr=False)
+    model_name: str = "logistic"
 
     @property
     def common_support(self) -> tuple[float, float]:
@@ -77,12 +87,13 @@ class PropensityScores:
                 str(k): {c: float(v) for c, v in row.items()} for k, row in self.overlap.iterrows()
             },
             "common_support": list(self.common_support),
+            "model": self.model_name,
             "provenance": self.provenance,
         }
 
     def _repr_html_(self) -> str:
         return (
-            "<b>PropensityScores</b> (logistic regression)<br>"
+            f"<b>PropensityScores</b> ({self.model_name} model)<br>"
             + self.coefficients.to_html(float_format="{:.4g}".format)
             + self.overlap.to_html(float_format="{:.4g}".format)
         )
@@ -130,8 +141,9 @@ def propensity_scores(
     covariates: Sequence[str] | str | None = None,
     model: str = "logistic",
     formula: str | None = None,
+    model_options: Mapping[str, Any] | None = None,
 ) -> PropensityScores:
-    """Estimate propensity scores by unpenalised logistic regression.
+    """Estimate propensity scores (logistic by default, or a flexible model).
 
     Parameters
     ----------
@@ -142,46 +154,75 @@ def propensity_scores(
     covariates : sequence of str, optional
         Covariate columns (categorical columns enter with R's treatment contrasts).
         Required unless ``formula`` is given.
-    model : {"logistic"}
-        The propensity model; only logistic regression is available.
+    model : {"logistic", "probit", "cloglog", "spline", "cbps"}
+        ``"logistic"``: unpenalised logistic regression (R's ``glm(family = binomial)``);
+        ``"probit"`` and ``"cloglog"``: binomial GLMs with those links (R's
+        ``binomial(link = "probit")`` / ``"cloglog"``); ``"spline"``: additive logistic model
+        with a natural cubic regression spline for every numeric covariate with more than
+        ``df + 1`` distinct values (other covariates enter linearly; see
+        :func:`rdstats.external._ps_models.natural_spline_basis` for the knots);
+        ``"cbps"``: just-identified covariate balancing propensity score (Imai & Ratkovic
+        2014), a logistic model whose coefficients solve the balance conditions of the
+        estimand instead of the score equations, started at the logistic MLE.
     formula : str, optional
         A statsmodels (patsy) formula such as ``"treat ~ age + I(age**2) + race"``; its
-        left-hand side must be the treatment column.
+        left-hand side must be the treatment column. Not with ``model="spline"`` (write
+        ``cr(x, df=4)`` terms in the formula instead).
+    model_options : dict, optional
+        ``{"df": 4}`` for ``"spline"`` (spline degrees of freedom per covariate);
+        ``{"estimand": "ATT"}`` or ``"ATE"`` for ``"cbps"`` (which balance conditions).
 
     Returns
     -------
     PropensityScores
+        ``linear_predictor`` is the model's linear predictor (the logit of the scores for
+        the logistic, spline and CBPS models; the probit or cloglog index otherwise).
 
     Raises
     ------
     ValueError
-        On a non-binary treatment, missing covariates, (quasi-)complete separation
-        (naming the covariates that split the groups) or no overlap of the groups' scores.
+        On an unknown model or option, a non-binary treatment, missing covariates,
+        (quasi-)complete separation (naming the covariates that split the groups), no
+        solution of the CBPS balance conditions, or no overlap of the groups' scores.
 
     References
     ----------
     Rosenbaum PR, Rubin DB (1983). The central role of the propensity score in
     observational studies for causal effects. Biometrika 70:41-55.
+    Imai K, Ratkovic M (2014). Covariate balancing propensity score. JRSS-B 76:243-263.
+    Hastie T, Tibshirani R, Friedman J (2009). The Elements of Statistical Learning,
+    2nd ed., section 5.2.1 (natural cubic splines).
 
     Examples
     --------
     >>> import pandas as pd
+    >>> from rdstats.external._propensity import propensity_scores
     >>> d = pd.DataFrame({"t": [1, 1, 1, 0, 0, 0, 0, 0], "x": [3, 1, 4, 1, 5, 2, 0, 2]})
     >>> ps = propensity_scores(d, "t", ["x"])
     >>> ps.scores.shape
     (8,)
     >>> bool(((ps.scores > 0) & (ps.scores < 1)).all())
     True
+    >>> cb = propensity_scores(d, "t", ["x"], model="cbps")
+    >>> odds = cb.scores[3:] / (1 - cb.scores[3:])
+    >>> round(float(odds @ d["x"][3:] / odds.sum()), 6)  # the treated mean
+    2.666667
     """
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
-    from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSeparationWarning
 
     data = check_frame(data)
-    if model != "logistic":
-        raise ValueError(f"model must be 'logistic', got {model!r}")
+    if not isinstance(model, str) or model not in MODELS:
+        raise ValueError(f"model must be one of {list(MODELS)}, got {model!r}")
+    options = check_options(model, model_options)
     t = treatment_indicator(data, treatment)
+    knots: dict[str, list[float]] | None = None
     if formula is not None:
+        if model == "spline":
+            raise ValueError(
+                "formula cannot be combined with model='spline'; write spline terms such as "
+                "cr(age, df=4) in a logistic formula, or give covariates"
+            )
         if not isinstance(formula, str) or "~" not in formula:
             raise ValueError(f"formula must be a string 'treatment ~ terms', got {formula!r}")
         lhs = formula.split("~", 1)[0].strip()
@@ -192,30 +233,42 @@ def propensity_scores(
         frame = data.copy()
         frame[treatment] = t
         glm = smf.glm(formula, data=frame, family=sm.families.Binomial(), missing="raise")
-        xcheck = pd.DataFrame(glm.exog[:, 1:], columns=glm.exog_names[1:])
+        exog = pd.DataFrame(glm.exog, columns=glm.exog_names, index=data.index)
+        xcheck = exog.iloc[:, 1:]
     else:
         if covariates is None:
             raise ValueError("covariates must be given when formula is None")
         xcheck = covariate_matrix(data, covariates, drop_first=True)
-        exog = sm.add_constant(xcheck, has_constant="add")
-        exog = exog.rename(columns={"const": "Intercept"})
-        glm = sm.GLM(t.astype(float), exog, family=sm.families.Binomial())
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", PerfectSeparationWarning)
-            res = glm.fit(maxiter=100, tol=1e-12)
-    except (PerfectSeparationError, PerfectSeparationWarning, np.linalg.LinAlgError) as exc:
+        if model == "spline":
+            cov_list = [covariates] if isinstance(covariates, str) else list(covariates)
+            exog, knots = spline_design(data, cov_list, spline_df(options))
+        else:
+            exog = sm.add_constant(xcheck, has_constant="add")
+            exog = exog.rename(columns={"const": "Intercept"})
+    flexible = model == "spline"
+    res, separated = fit_binomial_glm(t, exog, GLM_LINKS.get(model, "logit"), flexible)
+    if separated:
         raise ValueError(
             "perfect or quasi-perfect separation: the treatment is (almost) determined by "
-            f"the covariates; covariates that split the groups: {_separating(xcheck, t)}"
-        ) from exc
-    lp = np.asarray(glm.exog @ np.asarray(res.params), dtype=float)
-    if np.max(np.abs(lp)) > _SEPARATION_LOGIT or not np.all(np.isfinite(res.bse)):
+            f"the covariates; covariates that split the groups: "
+            f"{_separating(xcheck, t) or 'a combination'}"
+        )
+    if model == "cbps":
+        estimand = options.get("estimand", "ATT")
+        if estimand not in ("ATT", "ATE"):
+            raise ValueError(f"model_options['estimand'] must be 'ATT' or 'ATE', got {estimand!r}")
+        res = cbps_fit(t, exog, res.params, estimand)
+    params = np.asarray(res.params, dtype=float)
+    lp = np.asarray(exog.to_numpy(dtype=float) @ params, dtype=float)
+    if GLM_LINKS.get(model, "logit") == "logit":
+        ps = 1.0 / (1.0 + np.exp(-lp))
+    else:
+        ps = np.asarray(res.fittedvalues, dtype=float)
+    if not flexible and extreme(ps):
         raise ValueError(
             "perfect or quasi-perfect separation: fitted propensity scores of 0 or 1; "
             f"covariates that split the groups: {_separating(xcheck, t) or 'a combination'}"
         )
-    ps = 1.0 / (1.0 + np.exp(-lp))
     ov = _overlap(ps, t)
     if ov["min"].max() > ov["max"].min():
         (t_lo, t_hi), (c_lo, c_hi) = ov[["min", "max"]].to_numpy(dtype=float)
@@ -223,18 +276,28 @@ def propensity_scores(
             "no overlap: the treated and control propensity-score ranges do not intersect "
             f"(treated {t_lo:.4g}-{t_hi:.4g}, control {c_lo:.4g}-{c_hi:.4g})"
         )
+    bse = np.asarray(res.bse, dtype=float)
+    z = params / bse
     coef = pd.DataFrame(
         {
-            "estimate": np.asarray(res.params),
-            "std_error": np.asarray(res.bse),
-            "z": np.asarray(res.tvalues),
-            "p_value": np.asarray(res.pvalues),
+            "estimate": params,
+            "std_error": bse,
+            "z": z,
+            "p_value": 2.0 * _norm_sf(np.abs(z)),
         },
-        index=list(res.model.exog_names),
+        index=list(exog.columns),
     )
-    args = {"treatment": treatment, "covariates": covariates, "model": model, "formula": formula}
+    args: dict[str, Any] = {
+        "treatment": treatment,
+        "covariates": covariates,
+        "model": model,
+        "formula": formula,
+        "model_options": options or None,
+    }
     if covariates is not None and not isinstance(covariates, str):
         args["covariates"] = list(covariates)
+    if knots is not None:
+        args["spline_knots"] = knots
     return PropensityScores(
         scores=readonly(ps),
         linear_predictor=readonly(lp),
@@ -243,4 +306,11 @@ def propensity_scores(
         overlap=ov,
         model=res,
         provenance=provenance(arguments=args),
+        model_name=model,
     )
+
+
+def _norm_sf(z: NDArray[np.float64]) -> NDArray[np.float64]:
+    from scipy.stats import norm
+
+    return np.asarray(norm.sf(z), dtype=float)

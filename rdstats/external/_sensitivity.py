@@ -5,12 +5,14 @@ unmeasured confounder would need to have with both the treatment and the outcome
 conditional on the measured covariates, to fully explain away an observed association.
 Odds ratios, hazard ratios and standardised mean differences are first converted to the
 approximate risk-ratio scale with the conversions of VanderWeele & Ding (2017) and
-VanderWeele, Ding & Mathur (2019).
+VanderWeele, Ding & Mathur (2019). A risk difference needs the risks and group sizes
+(Ding & VanderWeele 2016; see :mod:`rdstats.external._evalue_rd`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +20,7 @@ import pandas as pd
 
 from rdstats._provenance import provenance
 from rdstats._validation import real_number
+from rdstats.external._evalue_rd import rd_bias_factor, rd_bias_factor_ci
 
 __all__ = ["EValue", "e_value", "e_value_rr"]
 
@@ -52,13 +55,17 @@ class EValue:
     Attributes
     ----------
     measure : str
-        Scale of the observed estimate (``"RR"``, ``"OR"``, ``"HR"`` or ``"MD"``).
+        Scale of the observed estimate (``"RR"``, ``"OR"``, ``"HR"``, ``"MD"`` or ``"RD"``).
     estimate, lower, upper : float or None
-        The observed estimate and confidence limits (on the scale of ``measure``).
+        The observed estimate and confidence limits (on the scale of ``measure``; for
+        ``"RD"`` the Wald interval computed from the risks and group sizes).
     true : float
         The true value against which the estimate is assessed (the null by default).
     rr, rr_lower, rr_upper, rr_true : float or None
-        The same quantities on the (approximate) risk-ratio scale.
+        The same quantities on the (approximate) risk-ratio scale. For ``"RD"``: ``rr``
+        is the bounding factor ``B`` that reduces the bound of the causal risk difference
+        to ``true``, ``rr_lower`` the factor for the confidence limit (``rr_true = 1``;
+        reciprocals, with ``rr_upper``, when the difference lies below ``true``).
     e_value : float
         E-value of the point estimate.
     e_value_ci : float or None
@@ -80,10 +87,13 @@ class EValue:
     e_value: float
     e_value_ci: float | None
     provenance: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    risk_difference: dict[str, Any] | None = None
 
     @property
     def ci_limit(self) -> str | None:
         """Which confidence limit is closer to the null (``"lower"``/``"upper"``)."""
+        if self.risk_difference is not None:
+            return "upper" if self.risk_difference["reversed"] else "lower"
         if self.rr_lower is None:
             return None
         return "lower" if self.rr >= self.rr_true else "upper"
@@ -127,6 +137,7 @@ class EValue:
             "rr_true": self.rr_true,
             "e_value": self.e_value,
             "e_value_ci": self.e_value_ci,
+            "risk_difference": None if self.risk_difference is None else dict(self.risk_difference),
             "provenance": dict(self.provenance),
         }
 
@@ -153,7 +164,7 @@ def _optional(value: Any, name: str) -> float | None:
 
 
 def e_value(
-    estimate: float,
+    estimate: float | None = None,
     lower: float | None = None,
     upper: float | None = None,
     *,
@@ -162,18 +173,24 @@ def e_value(
     sd: float | None = None,
     se: float | None = None,
     true: float | None = None,
+    counts: Sequence[int] | None = None,
+    risks: Sequence[float] | None = None,
+    n: Sequence[int] | None = None,
+    alpha: float | None = None,
 ) -> EValue:
     """E-value for an observed association and its confidence interval.
 
     Parameters
     ----------
     estimate : float
-        Observed association: a risk, odds or hazard ratio (> 0) or a mean difference.
+        Observed association: a risk, odds or hazard ratio (> 0), a mean difference, or
+        (optional for ``"RD"``, then checked against ``risks``) a risk difference.
     lower, upper : float, optional
-        Confidence limits on the same scale. Give both or neither.
-    measure : {"RR", "OR", "HR", "MD"}
-        Scale of ``estimate``. ``"RD"`` (risk difference) is not supported: its E-value
-        needs the 2x2 counts (Ding & VanderWeele 2016); convert to a risk ratio.
+        Confidence limits on the same scale. Give both or neither (not for ``"RD"``,
+        whose interval is computed from the risks and group sizes).
+    measure : {"RR", "OR", "HR", "MD", "RD"}
+        Scale of ``estimate``. ``"RD"``: the population-standardised risk difference of
+        Ding & VanderWeele (2016), which needs ``counts`` or ``risks`` and ``n``.
     rare : bool, optional
         Required for ``"OR"`` and ``"HR"``: whether the outcome is rare (below about 15%
         at the end of follow-up). A rare-outcome OR or HR is used as a risk ratio; a
@@ -189,7 +206,20 @@ def e_value(
         since 0.91 x 1.96 = 1.78).
     true : float, optional
         True value to test against, on the scale of ``measure`` (default: the null,
-        1 for ratios and 0 for ``"MD"``). E-values are then computed for ``RR / RR_true``.
+        1 for ratios and 0 for ``"MD"`` and ``"RD"``). E-values are then computed for
+        ``RR / RR_true`` (for ``"RD"``: for the bounding factor that reduces the bound to
+        ``true``).
+    counts : sequence of 4 int, optional
+        ``"RD"``: the 2x2 table ``(n11, n10, n01, n00)``: treated with and without the
+        outcome, controls with and without the outcome (the order of R's
+        ``EValue::evalues.RD``).
+    risks, n : sequences of 2, optional
+        ``"RD"``, instead of ``counts``: the risks ``(p1, p0)`` of the treated and the
+        controls and the group sizes ``(n1, n0)`` (for example weighted risks and
+        effective sample sizes after matching or weighting).
+    alpha : float, optional
+        ``"RD"``: the confidence interval is ``1 - alpha`` (default 0.05); the E-value of
+        the confidence limit uses its one-sided Wald limit.
 
     Returns
     -------
@@ -203,6 +233,8 @@ def e_value(
     introducing the E-value. Ann Intern Med 167:268-274.
     VanderWeele TJ, Ding P, Mathur M (2019). Technical considerations in the use of the
     E-value. J Causal Inference 7:20180007.
+    Ding P, VanderWeele TJ (2016). Sensitivity analysis without assumptions.
+    Epidemiology 27:368-377.
     Chinn S (2000). A simple method for converting an odds ratio to effect size for use
     in meta-analysis. Stat Med 19:3127-3131.
 
@@ -214,15 +246,20 @@ def e_value(
     (7.26, 3.0)
     >>> round(e_value(0.80, 0.71, 0.91).e_value_ci, 2)
     1.43
+    >>> rd = e_value(measure="RD", counts=(397, 78557, 51, 108778))  # Hammond & Holl 1958
+    >>> round(rd.rr, 4), round(rd.e_value, 2)  # with true = 0, B is the risk ratio
+    (10.7298, 20.95)
     """
     if not isinstance(measure, str) or measure.upper() not in (*_MEASURES, "RD"):
-        raise ValueError(f"measure must be one of {list(_MEASURES)}, got {measure!r}")
+        raise ValueError(f"measure must be one of {[*_MEASURES, 'RD']}, got {measure!r}")
     measure = measure.upper()
     if measure == "RD":
-        raise ValueError(
-            "measure='RD' is not supported: the E-value of a risk difference needs the "
-            "2x2 counts (Ding & VanderWeele 2016); give the risk ratio with measure='RR'"
-        )
+        return _e_value_rd(estimate, lower, upper, rare, sd, se, true, counts, risks, n, alpha)
+    for name, v in (("counts", counts), ("risks", risks), ("n", n), ("alpha", alpha)):
+        if v is not None:
+            raise ValueError(f"{name} applies only to measure='RD', got {name}={v!r}")
+    if estimate is None:
+        raise ValueError(f"estimate is required for measure={measure!r}")
     est = real_number(estimate, "estimate")
     lo = _optional(lower, "lower")
     hi = _optional(upper, "upper")
@@ -309,4 +346,129 @@ def e_value(
         e_value=e_point,
         e_value_ci=e_ci,
         provenance=provenance(arguments=args),
+    )
+
+
+def _rd_inputs(
+    counts: Sequence[int] | None, risks: Sequence[float] | None, n: Sequence[int] | None
+) -> tuple[float, float, float, float]:
+    """Risks and group sizes ``(p1, p0, n1, n0)`` of a risk difference."""
+    if counts is not None:
+        if risks is not None or n is not None:
+            raise ValueError("give either counts or risks and n for measure='RD', not both")
+        c = list(counts)
+        if len(c) != 4 or any(isinstance(v, bool) or not float(v).is_integer() or v < 0 for v in c):
+            raise ValueError(
+                f"counts must be 4 non-negative integers (n11, n10, n01, n00), got {counts!r}"
+            )
+        n11, n10, n01, n00 = (float(v) for v in c)
+        n1, n0 = n11 + n10, n01 + n00
+        if n1 == 0 or n0 == 0:
+            raise ValueError(f"counts must have treated and control units, got {counts!r}")
+        return n11 / n1, n01 / n0, n1, n0
+    if risks is None or n is None:
+        raise ValueError(
+            "measure='RD' needs counts=(n11, n10, n01, n00) or risks=(p1, p0) with "
+            "n=(n1, n0): the E-value of a risk difference depends on the risks and the "
+            "proportion treated (Ding & VanderWeele 2016)"
+        )
+    r, m = list(risks), list(n)
+    if len(r) != 2 or len(m) != 2:
+        raise ValueError(f"risks and n must have 2 values each, got risks={risks!r}, n={n!r}")
+    p1, p0 = (real_number(v, "risks") for v in r)
+    n1, n0 = (real_number(v, "n") for v in m)
+    if not (0.0 <= p1 <= 1.0 and 0.0 <= p0 <= 1.0):
+        raise ValueError(f"risks must lie in [0, 1], got {risks!r}")
+    if n1 <= 0 or n0 <= 0:
+        raise ValueError(f"n must be positive group sizes, got {n!r}")
+    return p1, p0, n1, n0
+
+
+def _e_value_rd(
+    estimate: Any,
+    lower: Any,
+    upper: Any,
+    rare: Any,
+    sd: Any,
+    se: Any,
+    true: Any,
+    counts: Sequence[int] | None,
+    risks: Sequence[float] | None,
+    n: Sequence[int] | None,
+    alpha: Any,
+) -> EValue:
+    """E-value of a risk difference (see :mod:`rdstats.external._evalue_rd`)."""
+    from scipy.stats import norm
+
+    if lower is not None or upper is not None:
+        raise ValueError(
+            "lower and upper are not used with measure='RD': the interval is computed from "
+            f"the risks and group sizes, got lower={lower!r}, upper={upper!r}"
+        )
+    if rare is not None or sd is not None or se is not None:
+        raise ValueError(
+            f"rare, sd and se do not apply to measure='RD', got rare={rare!r}, sd={sd!r}, se={se!r}"
+        )
+    p1, p0, n1, n0 = _rd_inputs(counts, risks, n)
+    a = 0.05 if alpha is None else real_number(alpha, "alpha")
+    if not 0.0 < a < 1.0:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+    rd = p1 - p0
+    if estimate is not None:
+        est = real_number(estimate, "estimate")
+        if abs(est - rd) > 1e-8:
+            raise ValueError(
+                f"estimate={est!r} is not the risk difference p1 - p0 = {rd!r} of the "
+                "counts/risks; leave estimate out or correct it"
+            )
+    t = 0.0 if true is None else real_number(true, "true")
+    if not -1.0 < t < 1.0:
+        raise ValueError(f"true must be a risk difference in (-1, 1), got {true!r}")
+    z = float(norm.ppf(1.0 - a / 2.0))
+    half = z * math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    f = n1 / (n1 + n0)
+    flip = rd < t
+    if flip:  # reverse the coding of treatment (as EValue asks), so that RD >= true
+        q1, q0, m1, m0, g, tt = p0, p1, n0, n1, 1.0 - f, -t
+    else:
+        q1, q0, m1, m0, g, tt = p1, p0, n1, n0, f, t
+    b = rd_bias_factor(q1, q0, g, tt)
+    b_ci = rd_bias_factor_ci(q1, q0, m1, m0, g, z, tt)
+    e_point = e_value_rr(b) if math.isfinite(b) else math.inf
+    e_ci = e_value_rr(b_ci) if math.isfinite(b_ci) else math.inf
+    info = {
+        "p1": p1,
+        "p0": p0,
+        "n1": n1,
+        "n0": n0,
+        "f": f,
+        "alpha": a,
+        "reversed": flip,
+        "bias_factor": b,
+        "bias_factor_ci": b_ci,
+    }
+    args: dict[str, Any] = {
+        "measure": "RD",
+        "counts": None if counts is None else [int(v) for v in counts],
+        "risks": None if risks is None else [p1, p0],
+        "n": None if n is None else [n1, n0],
+        "true": t,
+        "alpha": a,
+    }
+    return EValue(
+        measure="RD",
+        estimate=rd,
+        lower=rd - half,
+        upper=rd + half,
+        true=t,
+        rare=None,
+        sd=None,
+        rr=1.0 / b if flip else b,
+        rr_lower=None if flip else b_ci,
+        rr_upper=1.0 / b_ci if flip else None,
+        rr_true=1.0,
+        e_value=e_point,
+        e_value_ci=e_ci,
+        provenance=provenance(arguments=args),
+        risk_difference=info,
     )

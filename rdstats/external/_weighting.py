@@ -5,7 +5,7 @@ balancing; effective sample sizes and weight summaries."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -172,6 +172,8 @@ def weight(
     ps: PropensityScores | Any = None,
     formula: str | None = None,
     moments: int = 1,
+    ps_model: str = "logistic",
+    ps_options: Mapping[str, Any] | None = None,
 ) -> WeightResult:
     """Balancing weights for comparing a treated (trial) group with controls.
 
@@ -203,6 +205,14 @@ def weight(
         Propensity model formula (see :func:`propensity_scores`).
     moments : {1, 2}
         Entropy balancing: 1 matches means, 2 also second central moments (variances).
+    ps_model : {"logistic", "probit", "cloglog", "spline", "cbps"}
+        Propensity model fitted when ``ps`` is not given (``model`` of
+        :func:`propensity_scores`).
+    ps_options : dict, optional
+        ``model_options`` of the propensity model (``{"df": 4}`` for ``"spline"``;
+        ``{"estimand": ...}`` for ``"cbps"``, whose default is ``"ATT"`` for the ATT and
+        ``"ATE"`` otherwise, so that ATT odds weights or ATE inverse-probability weights
+        balance the covariate means exactly).
 
     Returns
     -------
@@ -246,7 +256,12 @@ def weight(
     e: NDArray[np.float64] | None = None
     if method == "ps":
         if ps is None:
-            pres = propensity_scores(data, treatment, cov, formula=formula)
+            opts = None if ps_options is None else dict(ps_options)
+            if ps_model == "cbps":
+                opts = {"estimand": "ATT" if estimand == "ATT" else "ATE", **(opts or {})}
+            pres = propensity_scores(
+                data, treatment, cov, model=ps_model, formula=formula, model_options=opts
+            )
             e = np.asarray(pres.scores)
         else:
             pres = ps if isinstance(ps, PropensityScores) else None
@@ -286,6 +301,8 @@ def weight(
         "formula": formula,
         "moments": moments,
         "ps_given": ps is not None,
+        "ps_model": ps_model,
+        "ps_options": None if ps_options is None else dict(ps_options),
     }
     return WeightResult(
         weights=readonly(w),

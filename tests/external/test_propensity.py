@@ -93,7 +93,7 @@ def test_separation_names_covariate() -> None:
 def test_bad_arguments() -> None:
     d = small()
     with pytest.raises(ValueError, match="model"):
-        propensity_scores(d, "t", ["x"], model="probit")
+        propensity_scores(d, "t", ["x"], model="gam")
     with pytest.raises(ValueError, match="left-hand side"):
         propensity_scores(d, "t", formula="y ~ x")
     with pytest.raises(ValueError, match="covariates must be given"):

@@ -136,7 +136,7 @@ def test_result_surface() -> None:
         ({"estimate": 1.0, "measure": "MD"}, ValueError, "sd"),
         ({"estimate": 1.0, "measure": "MD", "sd": 1.0, "se": 0.0}, ValueError, "se must"),
         ({"estimate": 2.0, "measure": "XY"}, ValueError, "measure must be one of"),
-        ({"estimate": 0.1, "measure": "RD"}, ValueError, "not supported"),
+        ({"estimate": 0.1, "measure": "RD"}, ValueError, "needs counts"),
         ({"estimate": float("nan")}, ValueError, "estimate must be finite"),
         ({"estimate": 2.0, "lower": float("nan"), "upper": 3.0}, ValueError, "lower"),
         ({"estimate": "2"}, TypeError, "estimate must be a real number"),
