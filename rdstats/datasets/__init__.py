@@ -15,6 +15,11 @@ Observational comparison data for external-control methods (:data:`OBSERVATIONAL
 
 - :func:`load_lalonde` -- 185 NSW job-training participants and 429 comparison men;
 - :func:`load_nsw_experiment` -- the randomised NSW experiment (the benchmark answer).
+
+Series with documented change points for the n-of-1 detectors (:data:`SERIES_SOURCES`):
+
+- :func:`load_nile` -- the Nile's annual flow, 1871-1970;
+- :func:`load_coal` / :func:`load_coal_dates` -- British coal-mining disasters, 1851-1962.
 """
 
 from rdstats.datasets._historical import (
@@ -31,16 +36,21 @@ from rdstats.datasets._observational import (
     load_lalonde,
     load_nsw_experiment,
 )
+from rdstats.datasets._series import SERIES_SOURCES, load_coal, load_coal_dates, load_nile
 
 __all__ = [
     "CROHN_SIGMA",
     "OBSERVATIONAL_SOURCES",
+    "SERIES_SOURCES",
     "SOURCES",
     "list_datasets",
     "load_as",
+    "load_coal",
+    "load_coal_dates",
     "load_colitis",
     "load_crohn",
     "load_lalonde",
+    "load_nile",
     "load_nsw_experiment",
     "load_transplant",
 ]
