@@ -160,7 +160,9 @@ def propensity_scores(
         ``binomial(link = "probit")`` / ``"cloglog"``); ``"spline"``: additive logistic model
         with a natural cubic regression spline for every numeric covariate with more than
         ``df + 1`` distinct values (other covariates enter linearly; see
-        :func:`rdstats.external._ps_models.natural_spline_basis` for the knots);
+        :func:`rdstats.external._ps_models.natural_spline_basis` for the knots;
+        separation is checked exactly by a linear programme, since a flexible fit may
+        legitimately give a unit a score near 0 or 1);
         ``"cbps"``: just-identified covariate balancing propensity score (Imai & Ratkovic
         2014), a logistic model whose coefficients solve the balance conditions of the
         estimand instead of the score equations, started at the logistic MLE.
