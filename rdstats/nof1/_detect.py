@@ -97,7 +97,7 @@ def detect_jump(
     outcomes: Sequence[str] | None = None,
     prob_change: float = 0.5,
     off_window: float = 0.05,
-    jump_prior_sd: float = 1.0,
+    jump_prior_sd: float = 2.0,
     slope_prior_sd: float | None = None,
     time_unit: float | None = None,
     exposure: Any = None,
@@ -150,7 +150,11 @@ def detect_jump(
         Prior mass of changes outside the anchoring window.
     jump_prior_sd : float
         Normal: prior SD of the jump in units of the residual SD
-        (``delta | sigma ~ N(0, (jump_prior_sd sigma)^2)``).
+        (``delta | sigma ~ N(0, (jump_prior_sd sigma)^2)``). The default 2 is the
+        unit-information prior of a step half-way through the series (the jump's
+        sampling variance ``sigma^2 (1/n_1 + 1/n_2) = 4 sigma^2 / n`` times ``n``; Kass &
+        Wasserman 1995): weak enough not to shrink clear jumps, proper so that the Bayes
+        factor is defined. Wider priors penalise small jumps more (Lindley's paradox).
     slope_prior_sd : float, optional
         Normal slope model: prior SD of the slope change in residual SDs per time unit
         (default ``jump_prior_sd / (t_n - t_1)``).
@@ -200,7 +204,7 @@ def detect_jump(
     >>> round(res.prob_change, 3), res.map_change_time
     (1.0, 12.0)
     >>> round(res.prob_jump_exceeds(), 3)
-    0.992
+    1.0
     """
     if outcomes is not None:
         from rdstats.nof1._multi import detect_jump_multi
