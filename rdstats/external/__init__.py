@@ -2,14 +2,16 @@
 scores, matching, weighting (incl. entropy balancing), balance diagnostics, outcome
 analyses on matched or weighted samples (including survival), prognostic-score
 adjustment (PROCOVA), PS-integrated Bayesian borrowing (PS-stratified power prior, hybrid
-control on propensity-weighted external data), and sensitivity analyses for unmeasured
-confounding.
+control on propensity-weighted external data), sensitivity analyses for unmeasured
+confounding, and the simulation of external-control designs (ExternalControlDesign).
 
 statsmodels and lifelines are imported only when a function needs them.
 """
 
 from rdstats.external._balance import balance, love_plot
 from rdstats.external._bias_analysis import BiasAnalysis, bias_adjust
+from rdstats.external._design import ExternalControlDesign
+from rdstats.external._design_compare import ExternalDesignComparison, compare_external_analyses
 from rdstats.external._effects import EffectEstimate, estimate_effect
 from rdstats.external._hybrid_control import HybridControl, hybrid_control
 from rdstats.external._matching import MatchResult, match
@@ -35,6 +37,8 @@ __all__ = [
     "CoxEstimate",
     "EValue",
     "EffectEstimate",
+    "ExternalControlDesign",
+    "ExternalDesignComparison",
     "HybridControl",
     "LogrankResult",
     "MatchResult",
@@ -48,6 +52,7 @@ __all__ = [
     "WeightedKM",
     "balance",
     "bias_adjust",
+    "compare_external_analyses",
     "e_value",
     "effective_sample_size",
     "estimate_effect",

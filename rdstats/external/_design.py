@@ -133,7 +133,7 @@ class ExternalControlDesign:
 
     Examples
     --------
-    >>> from rdstats.external._design import ExternalControlDesign
+    >>> from rdstats.external import ExternalControlDesign
     >>> design = ExternalControlDesign(n_treated=30, n_external=300, analysis="weighting")
     >>> grid = ExternalControlDesign.scenarios(effect=[0.0, 0.5], shift=0.5)
     >>> res = design.simulate(grid, n_trials=200, rng=1, progress=False)

@@ -152,8 +152,8 @@ def compare_external_analyses(
 
     Examples
     --------
-    >>> from rdstats.external._design import ExternalControlDesign
-    >>> from rdstats.external._design_compare import compare_external_analyses
+    >>> from rdstats.external import ExternalControlDesign
+    >>> from rdstats.external import compare_external_analyses
     >>> grid = ExternalControlDesign.scenarios(effect=0.0, shift=[0.0, 1.0])
     >>> cmp = compare_external_analyses(grid, ["naive", "weighting"], n_trials=200, rng=7,
     ...                                 progress=False)
