@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_group_sequential.py
 	$(BIN)/python benchmarks/bench_multi_arm.py
 	$(BIN)/python benchmarks/bench_external.py
+	$(BIN)/python benchmarks/bench_external_design.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
