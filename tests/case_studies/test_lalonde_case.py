@@ -108,7 +108,7 @@ def computed() -> dict[str, Any]:
         out[name] = (w, r)
     for nb in (92, 185):
         b = ps_power_prior(d, "re78", COVS, study="treat", n_borrow=nb)
-        rows[f"PS power prior, {nb} borrowed"] = (b.estimate, b.ci_lower, b.ci_upper, 185)
+        rows[f"PS power prior, n_borrow = {nb}"] = (b.estimate, b.ci_lower, b.ci_upper, 185)
     out["rows"] = rows
     out["benchmark"] = bench
     out["nn_matchit"] = d.loc[t, "re78"].mean() - next(
