@@ -39,6 +39,8 @@ Array = NDArray[np.float64]
 
 __all__ = ["OnlineDetector", "OnlineResult", "OnlineState"]
 
+MAX_VISITS = 5000
+
 
 def _lse(x: Array) -> float:
     m = float(np.max(x))
@@ -56,8 +58,8 @@ class OnlineDetector:
     family : {"normal", "poisson", "ordinal"}
         Segment model (:mod:`rdstats.nof1._segments`).
     hazard : float or SegmentLength
-        Constant probability of a change before each visit (``1 / expected run length``)
-        or a segment-length prior (run-length dependent hazard).
+        Constant probability of a change before each visit (``1 / expected run length``;
+        default 0.02, 50 visits) or a segment-length prior (run-length dependent hazard).
     prior : mapping, optional
         Segment prior (normal: ``mean, kappa, shape, scale``; poisson: ``shape, rate``;
         ordinal: ``a, b``). Parameters not given are set from data: by
@@ -185,7 +187,23 @@ class OnlineDetector:
         exposure: Any = None,
         dropna: bool = False,
     ) -> OnlineResult:
-        """Replay a whole series visit by visit; returns the trajectory."""
+        """Replay a whole series visit by visit; returns the trajectory.
+
+        Parameters
+        ----------
+        y : array_like or Series
+            Outcomes in visit order (at most 5000 visits).
+        times : array_like, optional
+            Strictly increasing visit times (default: a numeric Series index, else 0, 1,
+            ...).
+        treatment_start : float, optional
+            Time treatment started (``P(change since start)`` counts changes from the
+            first visit at or after it; None: any change since the first visit).
+        exposure : array_like, optional
+            Counts: exposure of each visit.
+        dropna : bool
+            Drop visits with missing outcomes (otherwise an error).
+        """
         s = check_series(
             y,
             times,
@@ -197,6 +215,11 @@ class OnlineDetector:
             exposure=exposure,
             score_range=self.score_range,
         )
+        if s.y.size > MAX_VISITS:
+            raise ValueError(
+                f"y has {s.y.size} visits; run keeps the (n, n) run-length posterior and "
+                f"handles at most {MAX_VISITS} (use start() and update() for longer series)"
+            )
         start = None if treatment_start is None else real_number(treatment_start, "treatment_start")
         if start is not None and not s.times[0] < start <= s.times[-1]:
             raise ValueError(
@@ -223,6 +246,7 @@ class OnlineDetector:
                     "map_run_length": r,
                     "map_segment_start": s.times[i - r + 1],
                     "log_predictive": state.log_predictive,
+                    "predictive_cdf": state.predictive_cdf,
                     "alarm": state.alarm,
                 }
             )
@@ -269,6 +293,9 @@ class OnlineState:
         ``log p(y_1..y_n)``.
     log_predictive : float
         Log one-step-ahead predictive density (mass) of the last visit.
+    predictive_cdf : float
+        One-step-ahead predictive P(Y <= y) of the last visit's value (near 0 or 1: a
+        surprising value).
     """
 
     detector: OnlineDetector
@@ -282,6 +309,7 @@ class OnlineState:
     start_index: int | None
     log_evidence: float
     log_predictive: float
+    predictive_cdf: float = math.nan
 
     def _check(self, y: Any, t: Any, exposure: Any) -> tuple[float, float, float]:
         x = real_number(y, "y")
@@ -315,6 +343,7 @@ class OnlineState:
         xs = model.obs_stats(np.array([x]), np.array([e]))[0]
         lp_new = float(model.log_marginal(xs))
         if self.n == 0:
+            cdf = float(model.predictive_cdf(np.zeros(3), x, e))
             log_joint = np.array([lp_new])
             starts = np.array([0])
             stats = xs[None, :]
@@ -328,8 +357,12 @@ class OnlineState:
                 log_stay = np.full(r.size, math.log1p(-float(det.hazard)))
             grown = self.stats + xs
             lp_grow = model.log_marginal(grown) - model.log_marginal(self.stats)
-            log_change = _lse(self.log_prob + log_h) + lp_new
+            log_w_new = _lse(self.log_prob + log_h)
+            log_change = log_w_new + lp_new
             log_joint = np.concatenate([[log_change], self.log_prob + log_stay + lp_grow])
+            cdf = math.exp(log_w_new) * float(model.predictive_cdf(np.zeros(3), x, e)) + float(
+                np.sum(np.exp(self.log_prob + log_stay) * model.predictive_cdf(self.stats, x, e))
+            )
             starts = np.concatenate([[self.n], self.run_start])
             stats = np.concatenate([xs[None, :], grown])
         log_pred = _lse(log_joint)
@@ -355,6 +388,7 @@ class OnlineState:
             start_index=idx,
             log_evidence=self.log_evidence + log_pred,
             log_predictive=log_pred,
+            predictive_cdf=min(max(cdf, 0.0), 1.0),
         )
 
     @property
@@ -399,7 +433,8 @@ class OnlineResult:
     ----------
     trajectory : DataFrame
         One row per visit: time, y, P(change since treatment start), most probable run
-        length and the time its segment began, log predictive density, alarm flag.
+        length and the time its segment began, one-step-ahead log predictive density
+        and predictive P(Y <= y), alarm flag.
     run_length_posterior : ndarray
         ``(n, n)``: row ``t`` is P(run length = r + 1 | y_1..y_t) in column ``r``.
     log_evidence : float

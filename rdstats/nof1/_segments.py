@@ -212,6 +212,27 @@ class SegmentModel:
         lo, hi = (lo_s + m * stats.beta.ppf(qq, aa, bb) for qq in q)
         return np.asarray(lo_s + m * aa / (aa + bb)), np.asarray(lo), np.asarray(hi)
 
+    def predictive_cdf(self, s: Array, x: float, exposure: float = 1.0) -> Array:
+        """P(next value <= x) under the posterior predictive of segments with summed
+        statistics ``s`` (..., 3): Student t (normal), negative binomial (counts, with the
+        next visit's exposure), beta-binomial (scores)."""
+        s = np.asarray(s, dtype=float)
+        p = self.prior
+        a, b, c = s[..., 0], s[..., 1], s[..., 2]
+        if self.family == "normal":
+            kn = p["kappa"] + a
+            an = p["shape"] + 0.5 * a
+            bn = p["scale"] + 0.5 * np.maximum(c - b * b / kn, 0.0)
+            loc = p["mean"] + b / kn
+            sc = np.sqrt(bn * (kn + 1.0) / (an * kn))
+            return np.asarray(stats.t.cdf((x - loc) / sc, 2.0 * an))
+        if self.family == "poisson":
+            sh, rt = p["shape"] + b, p["rate"] + a
+            return np.asarray(stats.nbinom.cdf(x, sh, rt / (rt + exposure)))
+        lo_s, hi_s = self.score_range or (0, 1)
+        m = hi_s - lo_s
+        return np.asarray(stats.betabinom.cdf(x - lo_s, m, p["a"] + b, p["b"] + a - b))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe description."""
         out: dict[str, Any] = {"family": self.family, "prior": dict(self.prior)}

@@ -156,6 +156,7 @@ def test_summary_dict_html_plot() -> None:
         "map_run_length",
         "map_segment_start",
         "log_predictive",
+        "predictive_cdf",
         "alarm",
     ]
     out = json.loads(json.dumps(res.to_dict()))
@@ -163,6 +164,7 @@ def test_summary_dict_html_plot() -> None:
     assert out["model"]["family"] == "normal" and out["hazard"] == 0.01
     assert "Online change detection" in res._repr_html_()
     assert res.summary().shape == (1, 9)
+    assert res.trajectory.predictive_cdf.between(0, 1).all()
     axes = res.plot()
     assert len(axes) == 3
     plt.close("all")
@@ -249,3 +251,53 @@ def test_bad_updates_and_series() -> None:
         det.run(y, treatment_start=20)
     with pytest.raises(ValueError, match="non-negative integer counts"):
         OnlineDetector("poisson").run([1, 2, -1, 3])
+    with pytest.raises(ValueError, match="at most 5000"):
+        det.run(np.arange(5001.0))
+
+
+def test_predictive_cdf_matches_the_predictive_density() -> None:
+    """P(Y <= y | past) is the integral (sum) of the one-step predictive density, which is
+    the ratio of successive evidences."""
+    from scipy import integrate
+
+    rng = np.random.default_rng(12)
+    y = np.r_[rng.normal(0, 1, 6), rng.normal(3, 1, 3)]
+    det = OnlineDetector(prior={"mean": 0.0, "kappa": 0.1, "shape": 2.0, "scale": 1.0})
+    state = det.start()
+    for v in y[:-1]:
+        state = state.update(v)
+
+    def dens(x: float) -> float:
+        return math.exp(state.update(x).log_predictive)
+
+    want, _ = integrate.quad(dens, -np.inf, y[-1], epsabs=1e-12)
+    assert state.update(y[-1]).predictive_cdf == pytest.approx(want, abs=1e-8)
+    pois = OnlineDetector("poisson", prior={"shape": 2.0, "rate": 1.0}).start()
+    for v in (1.0, 4.0, 2.0):
+        pois = pois.update(v)
+    masses = [math.exp(pois.update(float(k), exposure=1.5).log_predictive) for k in range(4)]
+    assert pois.update(3.0, exposure=1.5).predictive_cdf == pytest.approx(sum(masses), abs=1e-12)
+    ordi = OnlineDetector("ordinal", score_range=(1, 5)).start().update(2.0).update(4.0)
+    masses = [math.exp(ordi.update(float(k)).log_predictive) for k in range(1, 6)]
+    assert sum(masses) == pytest.approx(1.0, abs=1e-12)
+    assert ordi.update(3.0).predictive_cdf == pytest.approx(sum(masses[:3]), abs=1e-12)
+
+
+@pytest.mark.parametrize("family", ["normal", "poisson"])
+def test_filter_evidence_equals_fearnhead_on_long_series(family: str) -> None:
+    """Constant hazard h = geometric segment lengths with mean 1 / h: the same model."""
+    if family == "normal":
+        d = load_nile()
+        y, t = d.flow.to_numpy(float), d.year.to_numpy(float)
+    else:
+        c = load_coal()
+        y, t = c.disasters.to_numpy(float), c.year.to_numpy(float)
+    fm = multiple_changes(y, t, family=family, segment_length=40.0, n_samples=0)
+    res = OnlineDetector(family, hazard=1 / 40, prior=fm.model.prior, prune=0).run(y, t)
+    assert res.log_evidence == pytest.approx(fm.log_evidence, abs=1e-8)
+    # P(the last segment starts at visit j) from the filter's last row, from Fearnhead's draws
+    last = res.run_length_posterior[-1][::-1]  # index j: run length n - j
+    fm2 = multiple_changes(y, t, family=family, segment_length=40.0, n_samples=4000, rng=2)
+    starts = np.array([np.flatnonzero(np.r_[True, row[1:]])[-1] for row in fm2.samples])
+    freq = np.bincount(starts, minlength=y.size) / starts.size
+    assert np.all(np.abs(freq - last) <= 5 * np.sqrt(last * (1 - last) / starts.size) + 2e-3)
