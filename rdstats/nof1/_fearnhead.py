@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from rdstats._provenance import provenance
 from rdstats._validation import readonly, real_number
 from rdstats.nof1._inputs import _score_range, check_series
-from rdstats.nof1._segments import SegmentLength, SegmentModel, segment_model
+from rdstats.nof1._segments import SegmentLength, SegmentModel, as_segment_length, segment_model
 
 Array = NDArray[np.float64]
 
@@ -74,23 +74,25 @@ def _lse(x: Array, axis: int = -1) -> Array:
         return np.asarray(np.log(np.sum(np.exp(x - m), axis=axis)) + np.squeeze(m, axis=axis))
 
 
+def _links(max_changes: int | None) -> tuple[slice, slice]:
+    """Rows of Q updated at a visit and the rows of the next segment they draw on: the
+    one row itself without a limit, else row ``l`` from row ``l - 1``."""
+    if max_changes is None:
+        return slice(None), slice(None)
+    return slice(1, None), slice(None, -1)
+
+
 def backward(a: Array, e: Array, max_changes: int | None) -> Array:
     """``Q[l, t]`` (log): data from visit ``t`` given a segment starts there and at most
     ``l`` further changes (one row, no limit, when ``max_changes`` is None); ``Q[:, n] = 0``."""
     n = e.size
-    rows = 1 if max_changes is None else max_changes + 1
-    q = np.zeros((rows, n + 1))
+    q = np.zeros((1 if max_changes is None else max_changes + 1, n + 1))
+    dst, src = _links(max_changes)
     for t in range(n - 1, -1, -1):
-        nxt = a[t, t : n - 1]
-        if max_changes is None:
-            q[0, t] = _lse(np.append(nxt + q[0, t + 1 : n], e[t]))
-        else:
-            q[0, t] = e[t]
-            if nxt.size and rows > 1:
-                inner = _lse(nxt[None, :] + q[:-1, t + 1 : n], axis=1)
-                q[1:, t] = np.logaddexp(e[t], inner)
-            else:
-                q[1:, t] = e[t]
+        q[:, t] = e[t]
+        if t < n - 1 and q[src].shape[0]:
+            inner = _lse(a[t, t : n - 1][None, :] + q[src, t + 1 : n], axis=1)
+            q[dst, t] = np.logaddexp(e[t], inner)
     return q
 
 
@@ -116,16 +118,17 @@ def step_probs(a: Array, e: Array, q: Array, k: int, max_changes: int | None, ro
     return pr
 
 
-def forward(a: Array, e: Array, q: Array, max_changes: int | None) -> tuple[Array, Array]:
-    """Exact posterior of the number of changes (index = count) and P(a segment starts
-    at visit j) for every visit (0 for the first): the distribution of the start of the
-    k-th segment is propagated one change at a time (rows holding less than 1e-20 of
-    the largest probability are skipped: their contribution is below rounding error)."""
+def forward(a: Array, e: Array, q: Array, max_changes: int | None) -> tuple[Array, Array, Array]:
+    """Exact posterior of the number of changes (index = count), P(a segment starts at
+    visit j) (0 for the first) and P(the last segment starts at visit j): the
+    distribution of the start of the k-th segment is propagated one change at a time
+    (rows holding less than 1e-20 of the largest probability are skipped: their
+    contribution is below rounding error)."""
     n = e.size
     f = np.zeros(n)
     f[0] = 1.0
     counts: list[float] = []
-    marg = np.zeros(n)
+    marg, last = np.zeros(n), np.zeros(n)
     full = step_probs(a, e, q, 0, None, slice(None)) if max_changes is None else None
     k = 0
     while True:
@@ -135,6 +138,7 @@ def forward(a: Array, e: Array, q: Array, max_changes: int | None) -> tuple[Arra
             pr = step_probs(a, e, q, k, max_changes, slice(lo, hi))
         else:
             pr = full[lo:hi]
+        last[lo:hi] += f[lo:hi] * pr[:, n - 1]
         counts.append(float(f[lo:hi] @ pr[:, n - 1]))
         if max_changes is not None and k >= max_changes:
             break
@@ -145,7 +149,7 @@ def forward(a: Array, e: Array, q: Array, max_changes: int | None) -> tuple[Arra
         k += 1
         if f.sum() < _TAIL:
             break
-    return np.asarray(counts), marg
+    return np.asarray(counts), marg, last
 
 
 def viterbi(a: Array, e: Array, max_changes: int | None) -> list[int]:
@@ -154,24 +158,16 @@ def viterbi(a: Array, e: Array, max_changes: int | None) -> list[int]:
     rows = 1 if max_changes is None else max_changes + 1
     v = np.zeros((rows, n + 1))
     arg = np.full((rows, n), -1, dtype=int)
+    dst, src = _links(max_changes)
     for t in range(n - 1, -1, -1):
-        nxt = a[t, t : n - 1]
-        if max_changes is None:
-            cand = nxt + v[0, t + 1 : n]
-            j = int(np.argmax(cand)) if cand.size else -1
-            if j >= 0 and cand[j] > e[t]:
-                v[0, t], arg[0, t] = cand[j], t + j
-            else:
-                v[0, t] = e[t]
-        else:
-            v[:, t] = e[t]
-            if nxt.size and rows > 1:
-                cand = nxt[None, :] + v[:-1, t + 1 : n]
-                j = np.argmax(cand, axis=1)
-                best = cand[np.arange(rows - 1), j]
-                better = best > e[t]
-                v[1:, t] = np.where(better, best, e[t])
-                arg[1:, t] = np.where(better, t + j, -1)
+        v[:, t] = e[t]
+        if t < n - 1 and v[src].shape[0]:
+            cand = a[t, t : n - 1][None, :] + v[src, t + 1 : n]
+            j = np.argmax(cand, axis=1)
+            best = cand[np.arange(cand.shape[0]), j]
+            better = best > e[t]
+            v[dst, t] = np.where(better, best, e[t])
+            arg[dst, t] = np.where(better, t + j, -1)
     out: list[int] = []
     t, row = 0, rows - 1
     while arg[row, t] >= 0:
@@ -238,6 +234,8 @@ class MultipleChangeResult:
     change_probability : Series
         Posterior probability that a new segment starts at each visit (a change between
         the previous visit and this one; 0 for the first visit).
+    last_segment_start : Series
+        Posterior probability that the current (last) segment starts at each visit.
     map_changes : ndarray
         Times of the first visit of each new segment in the most probable segmentation.
     segments : DataFrame
@@ -259,6 +257,7 @@ class MultipleChangeResult:
     n_changes_posterior: pd.Series
     n_changes_prior: pd.Series
     change_probability: pd.Series
+    last_segment_start: pd.Series
     map_changes: Array
     segments: pd.DataFrame
     samples: NDArray[np.bool_] = field(repr=False)
@@ -269,6 +268,13 @@ class MultipleChangeResult:
         """Posterior mean number of changes."""
         p = self.n_changes_posterior
         return float(np.dot(p.index.to_numpy(float), p.to_numpy()))
+
+    def prob_change_after(self, time: float) -> float:
+        """P(at least one change at a visit at or after ``time``) (e.g. treatment start):
+        the last segment starts at such a visit (other than the first)."""
+        t = real_number(time, "time")
+        keep = (self.times >= t) & (np.arange(self.times.size) > 0)
+        return float(self.last_segment_start.to_numpy()[keep].sum())
 
     def sample_change_times(self) -> list[Array]:
         """Change times (first visit of each new segment) of every posterior draw."""
@@ -303,6 +309,7 @@ class MultipleChangeResult:
             "n_changes_posterior": {str(k): float(v) for k, v in self.n_changes_posterior.items()},
             "expected_n_changes": self.expected_n_changes,
             "change_probability": {str(k): float(v) for k, v in self.change_probability.items()},
+            "last_segment_start": {str(k): float(v) for k, v in self.last_segment_start.items()},
             "map_changes": [float(v) for v in self.map_changes],
             "segments": [
                 {k: (float(v) if k != "n_visits" else int(v)) for k, v in row.items()}
@@ -329,21 +336,6 @@ class MultipleChangeResult:
 
 
 # -- core function ------------------------------------------------------------------------
-def _length_prior(segment_length: Any, n: int) -> SegmentLength:
-    if segment_length is None:
-        return SegmentLength(float(max(n, 2)))
-    if isinstance(segment_length, SegmentLength):
-        return segment_length
-    if isinstance(segment_length, (int, float, np.integer, np.floating)) and not isinstance(
-        segment_length, bool
-    ):
-        return SegmentLength(float(segment_length))
-    raise TypeError(
-        "segment_length must be the mean segment length in visits (geometric prior) or a "
-        f"SegmentLength(mean, shape), got {segment_length!r}"
-    )
-
-
 def _max_changes(max_changes: Any, n: int) -> int | None:
     if max_changes is None:
         return None
@@ -455,7 +447,7 @@ def multiple_changes(
         raise TypeError(f"n_samples must be a non-negative integer, got {n_samples!r}")
     if n_samples < 0:
         raise ValueError(f"n_samples must be >= 0, got {n_samples}")
-    length = _length_prior(segment_length, n)
+    length = as_segment_length(segment_length, float(max(n, 2)))
     kmax = _max_changes(max_changes, n)
     rng_range = _score_range(score_range) if family == "ordinal" else None
     model = segment_model(family, prior, y=s.y, exposure=s.exposure, score_range=rng_range)
@@ -467,11 +459,11 @@ def multiple_changes(
     lm = segment_log_marginals(model, obs)
     a, e = transition_logs(lm, length)
     q = backward(a, e, kmax)
-    counts, marg = forward(a, e, q, kmax)
+    counts, marg, last = forward(a, e, q, kmax)
     # prior of the number of changes: the same recursion with every likelihood equal to 1
     a0, e0 = transition_logs(np.where(np.isfinite(lm), 0.0, -np.inf), length)
     q0 = backward(a0, e0, kmax)  # q0[-1, 0] = log prior P(at most max_changes changes)
-    counts0, _ = forward(a0, e0, q0, kmax)
+    counts0, _, _ = forward(a0, e0, q0, kmax)
     starts = viterbi(a, e, kmax)
     draws = sample_segmentations(a, e, q, kmax, int(n_samples), np.random.default_rng(root))
 
@@ -516,6 +508,9 @@ def multiple_changes(
         ),
         n_changes_prior=pd.Series(
             np.pad(counts0, (0, size - counts0.size)), index=kk, name="prior"
+        ),
+        last_segment_start=pd.Series(
+            last, index=pd.Index(s.times.copy(), name="time"), name="posterior"
         ),
         change_probability=pd.Series(
             marg, index=pd.Index(s.times.copy(), name="time"), name="prob_change"

@@ -40,7 +40,13 @@ from rdstats._validation import real_number
 
 Array = NDArray[np.float64]
 
-__all__ = ["SegmentLength", "SegmentModel", "robust_spread", "segment_model"]
+__all__ = [
+    "SegmentLength",
+    "SegmentModel",
+    "as_segment_length",
+    "robust_spread",
+    "segment_model",
+]
 
 _KEYS = {
     "normal": ("mean", "kappa", "shape", "scale"),
@@ -102,6 +108,21 @@ class SegmentLength:
     def hazard(self, r: Any) -> Array:
         """P(a segment that has lasted ``r`` visits ends there) = P(length = r | >= r)."""
         return np.asarray(np.exp(self.log_pmf(r) - self.log_sf(r)))
+
+
+def as_segment_length(value: Any, default_mean: float) -> SegmentLength:
+    """``value`` as a :class:`SegmentLength`: None (geometric with ``default_mean``), a
+    number (geometric with that mean) or a SegmentLength."""
+    if value is None:
+        return SegmentLength(default_mean)
+    if isinstance(value, SegmentLength):
+        return value
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return SegmentLength(float(value))
+    raise TypeError(
+        "segment_length must be the mean segment length in visits (geometric prior) or a "
+        f"SegmentLength(mean, shape), got {value!r}"
+    )
 
 
 def robust_spread(y: Array) -> float:

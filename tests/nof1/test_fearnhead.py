@@ -67,13 +67,21 @@ def brute(
     w = np.exp(lp + ll - logsumexp(lp + ll))
     w0 = np.exp(lp - logsumexp(lp))
     n = y.size
-    counts, prior, marg = np.zeros(n), np.zeros(n), np.zeros(n)
+    counts, prior, marg, last = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     for wi, w0i, (_, _, comb) in zip(w, w0, segs, strict=True):
         counts[len(comb)] += wi
         prior[len(comb)] += w0i
         marg[list(comb)] += wi
+        last[comb[-1] if comb else 0] += wi
     best = segs[int(np.argmax(lp + ll))][2]
-    return {"log_z": log_z, "counts": counts, "prior": prior, "marg": marg, "map": best}
+    return {
+        "log_z": log_z,
+        "counts": counts,
+        "prior": prior,
+        "marg": marg,
+        "last": last,
+        "map": best,
+    }
 
 
 def small_series(family: str) -> tuple[np.ndarray, tuple[int, int] | None, np.ndarray | None]:
@@ -109,6 +117,8 @@ def test_recursion_equals_enumeration(
     assert np.all(np.asarray(b["counts"])[k:] < 1e-14)
     np.testing.assert_allclose(res.n_changes_prior.to_numpy(), b["prior"][:k], atol=1e-10)
     np.testing.assert_allclose(res.change_probability.to_numpy(), b["marg"], atol=1e-10)
+    np.testing.assert_allclose(res.last_segment_start.to_numpy(), b["last"], atol=1e-10)
+    assert res.prob_change_after(5) == pytest.approx(np.sum(b["last"][5:]), abs=1e-10)
     assert res.map_changes.tolist() == [float(j) for j in b["map"]]  # type: ignore[union-attr]
 
 

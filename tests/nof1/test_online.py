@@ -295,9 +295,13 @@ def test_filter_evidence_equals_fearnhead_on_long_series(family: str) -> None:
     fm = multiple_changes(y, t, family=family, segment_length=40.0, n_samples=0)
     res = OnlineDetector(family, hazard=1 / 40, prior=fm.model.prior, prune=0).run(y, t)
     assert res.log_evidence == pytest.approx(fm.log_evidence, abs=1e-8)
-    # P(the last segment starts at visit j) from the filter's last row, from Fearnhead's draws
+    # the filter's last row is Fearnhead's posterior of the last segment's start
     last = res.run_length_posterior[-1][::-1]  # index j: run length n - j
-    fm2 = multiple_changes(y, t, family=family, segment_length=40.0, n_samples=4000, rng=2)
-    starts = np.array([np.flatnonzero(np.r_[True, row[1:]])[-1] for row in fm2.samples])
-    freq = np.bincount(starts, minlength=y.size) / starts.size
-    assert np.all(np.abs(freq - last) <= 5 * np.sqrt(last * (1 - last) / starts.size) + 2e-3)
+    np.testing.assert_allclose(fm.last_segment_start.to_numpy(), last, atol=1e-10)
+    p_after = res.final_state.prob_change_since_start
+    assert fm.prob_change_after(t[0]) == pytest.approx(p_after, abs=1e-10)
+    start = OnlineDetector(family, hazard=1 / 40, prior=fm.model.prior, prune=0)
+    res2 = start.run(y, t, treatment_start=t[40])
+    assert fm.prob_change_after(t[40]) == pytest.approx(
+        res2.final_state.prob_change_since_start, abs=1e-10
+    )
