@@ -11,6 +11,8 @@ constant hazard ``h`` segment lengths are geometric with mean ``1 / h``; the mod
 then exactly Fearnhead's with ``SegmentLength(1 / h)``, so the filter's final run-length
 posterior and evidence equal :func:`~rdstats.nof1._fearnhead.multiple_changes`'.
 
+Visit times only label the visits: the hazard is per visit, whatever the spacing.
+
 P(a change since treatment start) after visit ``t`` is the posterior probability that the
 current segment began at or after the first visit at or after ``treatment_start``.
 
