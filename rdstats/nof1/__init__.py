@@ -1,9 +1,26 @@
 """Single-patient (n-of-1) series: exact Bayesian detection of "jump steps" (a change in
 level, optionally slope) with the change-time prior anchored at treatment start, trends,
-AR(1) errors, counts and bounded scores, and several outcomes sharing one change time."""
+AR(1) errors, counts and bounded scores, and several outcomes sharing one change time;
+multiple change points by Fearnhead's exact recursion and an online (Adams-MacKay)
+detector for prospective monitoring."""
 
 from rdstats.nof1._detect import detect_jump
+from rdstats.nof1._fearnhead import multiple_changes
+from rdstats.nof1._fearnhead_result import MultipleChangeResult
 from rdstats.nof1._multi import MultiJumpResult
+from rdstats.nof1._online import OnlineDetector, OnlineState
+from rdstats.nof1._online_result import OnlineResult
 from rdstats.nof1._result import JumpResult
+from rdstats.nof1._segments import SegmentLength
 
-__all__ = ["JumpResult", "MultiJumpResult", "detect_jump"]
+__all__ = [
+    "JumpResult",
+    "MultiJumpResult",
+    "MultipleChangeResult",
+    "OnlineDetector",
+    "OnlineResult",
+    "OnlineState",
+    "SegmentLength",
+    "detect_jump",
+    "multiple_changes",
+]

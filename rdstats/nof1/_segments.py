@@ -74,7 +74,7 @@ class SegmentLength:
 
     Examples
     --------
-    >>> from rdstats.nof1._segments import SegmentLength
+    >>> from rdstats.nof1 import SegmentLength
     >>> g = SegmentLength(10.0)
     >>> round(float(g.log_pmf(1)), 4), round(float(g.hazard(5)), 4)
     (-2.3026, 0.1)
