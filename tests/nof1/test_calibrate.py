@@ -85,7 +85,9 @@ def test_flare_enrolment_creates_spurious_improvement_in_naive_comparison() -> N
     # ... and far above its alpha when treatment starts after a flare (found about 0.30)
     assert flare.false_alarm_rate > 0.2
     # calibrated under the flare enrolment rule, on fresh patients, it holds 5%
-    fresh = calibrate(flare.calibrated_rule, FLARE_NULL, n_series=4000, rng=11, enrolment_rule=FLARE)
+    fresh = calibrate(
+        flare.calibrated_rule, FLARE_NULL, n_series=4000, rng=11, enrolment_rule=FLARE
+    )
     assert _within(fresh.false_alarm_rate, 0.05, fresh.false_alarm_mcse)
 
 
@@ -153,9 +155,7 @@ def test_reproducible_with_rng() -> None:
     assert not np.array_equal(a.statistics, c.statistics)
     d = calibrate(JumpRule(), null, n_series=300, rng=None)
     ent = d.provenance["seed"]["entropy"]
-    again = calibrate(
-        JumpRule(), null, n_series=300, rng=np.random.SeedSequence(int(ent))
-    )
+    again = calibrate(JumpRule(), null, n_series=300, rng=np.random.SeedSequence(int(ent)))
     np.testing.assert_array_equal(d.statistics, again.statistics)
     g1 = calibrate(JumpRule(), null, n_series=300, rng=np.random.default_rng(8))
     g2 = calibrate(JumpRule(), null, n_series=300, rng=np.random.default_rng(8))
@@ -164,6 +164,14 @@ def test_reproducible_with_rng() -> None:
     p2 = a.power([1.0, 0.0], n_series=100, rng=1)
     assert p1.curve is not None and p2.curve is not None
     assert p1.curve.equals(p2.curve)
+
+
+def test_process_pool_is_bit_identical() -> None:
+    null = NullModel(n_visits=20, rho=0.3)
+    rule = JumpRule(ar1=True)
+    serial = calibrate(rule, null, n_series=200, rng=3, batch_size=50)
+    pool = calibrate(rule, null, n_series=200, rng=3, batch_size=50, backend="processes", workers=2)
+    np.testing.assert_array_equal(serial.statistics, pool.statistics)
 
 
 # -- power and detection delay -------------------------------------------------------------
@@ -258,6 +266,14 @@ def test_poisson_calibration() -> None:
     res = calibrate(rule, null, n_series=500, rng=1, effects=[1.0, 2.0], n_series_power=200)
     assert 0 <= res.false_alarm_rate < 0.1
     assert res.curve is not None and res.curve["power"].iloc[1] > 0.5
+    flare = FlareEnrolment(threshold=6.0, bad="above", window=20)
+    y0, flared = flare.draw(null, 4000, rng=2)
+    assert np.all(y0[flared, 9] > 6.0) and np.all(y0 >= 0)
+    y2, _ = flare.draw(null, 4000, rng=2, effect=2.0)
+    np.testing.assert_array_equal(y2[:, :10], y0[:, :10])
+    assert y2[:, 10:].mean() == pytest.approx(6.0, rel=0.03)  # treated visits drawn afresh
+    fc = calibrate(rule, null, n_series=300, rng=1, enrolment_rule=flare)
+    assert fc.flare_fraction is not None and fc.flare_fraction > 0.5
 
 
 # -- presentation ----------------------------------------------------------------------------
