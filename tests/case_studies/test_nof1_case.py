@@ -182,3 +182,37 @@ def test_readme_sensitivity_tables(
         _check(cs, _year_ranges(res.credible_set(0.95) - shift), name)
         _check(p, res.prob_change, name)
         _check(jump, _jump(res), name)
+
+
+def test_readme_several_changes_table() -> None:
+    from rdstats.nof1 import multiple_changes
+
+    d, c = load_nile(), load_coal()
+    fits = {
+        "Nile": (multiple_changes(d["flow"], d["year"], n_samples=0), (1895, 1902)),
+        "coal": (
+            multiple_changes(c["disasters"], c["year"], family="poisson", n_samples=0),
+            (1887, 1897),
+        ),
+    }
+    table = _table("quantity (several changes)")
+    for col, (name, (res, (lo, hi))) in enumerate(fits.items()):
+        seg = res.summary()
+        cp = res.change_probability
+        expected = {
+            "P(one change)": res.n_changes_posterior.loc[1],
+            "P(two changes)": res.n_changes_posterior.loc[2],
+            "most probable segmentation: first year of each new segment": tuple(res.map_changes),
+            "expected number of changes with the first new year in 1895–1902 (Nile), "
+            "1887–1897 (coal)": cp.loc[lo:hi].sum(),
+            "expected number of changes with the first new year in 1940–1952": cp.loc[
+                1940:1952
+            ].sum(),
+            "level before the first change (95% interval)": tuple(
+                seg.loc[0, ["mean", "lower", "upper"]]
+            ),
+            "level after it": tuple(seg.loc[1, ["mean", "lower", "upper"]]),
+        }
+        assert set(table) == set(expected)
+        for quantity, cells in table.items():
+            _check(cells[col], expected[quantity], f"{name}: {quantity}")
