@@ -196,7 +196,7 @@ def batch_jump_statistics(
     Examples
     --------
     >>> import numpy as np
-    >>> from rdstats.nof1._batch import batch_jump_statistics
+    >>> from rdstats.nof1 import batch_jump_statistics
     >>> y = np.random.default_rng(1).normal(size=(3, 20))
     >>> out = batch_jump_statistics(y, treatment_start=10, ar1=True, mcid=0.5)
     >>> out["prob_exceeds"].round(3)

@@ -442,9 +442,9 @@ def calibrate(
 
     Examples
     --------
-    >>> from rdstats.nof1._calibrate import calibrate
-    >>> from rdstats.nof1._null_models import NullModel
-    >>> from rdstats.nof1._rules import JumpRule
+    >>> from rdstats.nof1 import calibrate
+    >>> from rdstats.nof1 import NullModel
+    >>> from rdstats.nof1 import JumpRule
     >>> null = NullModel(n_visits=20, rho=0.6)
     >>> res = calibrate(JumpRule(ar1=False, mcid=0.5), null, n_series=2000, rng=1)
     >>> round(res.false_alarm_rate, 3), round(res.threshold, 3)

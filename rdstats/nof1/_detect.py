@@ -34,6 +34,7 @@ def fit_series(
     jump_prior_sd: float,
     slope_prior_sd: float | None,
     score_range: Any,
+    ordinal_model: str = "categorical",
 ) -> tuple[ChangeFit, dict[str, Any]]:
     """The family's change fit and the options used (for results and plots)."""
     opts: dict[str, Any] = {"trend": trend, "slope": slope, "ar1": ar1, "unit": unit}
@@ -51,7 +52,8 @@ def fit_series(
     else:
         lo, hi = _score_range(score_range)
         opts["score_range"] = (lo, hi)
-        fit = fit_ordinal(s.y, lo, hi)
+        opts["ordinal_model"] = ordinal_model
+        fit = fit_ordinal(s.y, lo, hi, ordinal_model)
     return fit, opts
 
 
@@ -102,6 +104,7 @@ def detect_jump(
     time_unit: float | None = None,
     exposure: Any = None,
     score_range: tuple[int, int] | None = None,
+    ordinal_model: str = "categorical",
     level: float = 0.95,
     dropna: bool = False,
 ) -> Any:
@@ -120,7 +123,8 @@ def detect_jump(
         Time treatment started; anchors the change-time prior and defines "after start".
     family : {"normal", "poisson", "ordinal"}
         Continuous outcomes; counts (jump = rate ratio); bounded integer scores with
-        ``score_range`` (beta-binomial segments; jump on the score scale).
+        ``score_range`` (categorical or binomial segments, ``ordinal_model``; jump on the
+        score scale).
     trend : bool
         Pre-existing linear trend (the patient's own natural-history progression); for
         counts a log-linear trend.
@@ -164,6 +168,10 @@ def detect_jump(
         Counts: exposure of each visit's count (default 1).
     score_range : (int, int), optional
         Ordinal: lowest and highest possible score.
+    ordinal_model : {"categorical", "binomial"}
+        Ordinal segment model: Dirichlet-categorical (no dispersion assumed; the jump's
+        distribution moment-matched) or binomial-beta (exact, assumes binomial
+        dispersion). See :mod:`rdstats.nof1._families`.
     level : float
         Credible level of the jump interval and change-time credible set.
     dropna : bool
@@ -228,6 +236,7 @@ def detect_jump(
             slope_prior_sd=slope_prior_sd,
             time_unit=time_unit,
             score_range=score_range,
+            ordinal_model=ordinal_model,
             level=level,
             dropna=dropna,
         )
@@ -237,6 +246,10 @@ def detect_jump(
         raise ValueError(f"slope=True is available for family='normal' only, got {family!r}")
     if trend and family == "ordinal":
         raise ValueError("trend=True is not available for family='ordinal'")
+    if ordinal_model not in ("categorical", "binomial"):
+        raise ValueError(
+            f"ordinal_model must be 'categorical' or 'binomial', got {ordinal_model!r}"
+        )
     m, lag, p, lev = check_options(direction, mcid, family, max_lag, prob_change, level)
     off = real_number(off_window, "off_window")
     if not 0 <= off < 1:
@@ -282,6 +295,7 @@ def detect_jump(
         jump_prior_sd=sd,
         slope_prior_sd=slope_prior_sd,
         score_range=score_range,
+        ordinal_model=ordinal_model,
     )
     w, w0, p_change, log_bf = posterior_weights(
         fit.log_m_change + fit.log_grid_prior[:, None],
@@ -307,6 +321,7 @@ def detect_jump(
         "time_unit": unit,
         "level": lev,
         "dropna": dropna,
+        "ordinal_model": ordinal_model,
         "n_visits": int(s.y.size),
     }
     return JumpResult(

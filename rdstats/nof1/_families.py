@@ -8,9 +8,22 @@ parameter, in one common form (:class:`ChangeFit`).
   natural-history trend ``exp(beta (t - tbar))`` common to both segments, integrated over
   ``beta ~ N(0, (1/span)^2)`` by 32-point Gauss-Hermite quadrature (the rates stay
   conjugate given beta). The jump is the rate ratio ``lambda_post / lambda_pre``.
-* ordinal (bounded integer scores ``lo..hi``): ``score - lo ~ Binomial(hi - lo, p)`` with
-  ``p ~ Beta(1, 1)`` in each segment, so every segment's marginal is beta-binomial. The
-  jump is ``(hi - lo) (p_post - p_pre)``, on the score scale.
+* ordinal (bounded integer scores ``lo..hi``), two segment models:
+
+  - ``"categorical"`` (default): the scores of a segment are categorical with
+    probabilities ``pi ~ Dirichlet(1/K, ..., 1/K)`` over the ``K = hi - lo + 1`` scores
+    (Perks' prior, one pseudo-observation in all), so a segment's marginal is
+    Dirichlet-multinomial and no shape or dispersion is assumed. The jump is the change
+    in the mean score ``sum_k k pi_k``; each segment's mean score, rescaled to [0, 1], is
+    represented by the beta distribution with its exact posterior mean and variance (the
+    change-time posterior and Bayes factor are exact, the jump's distribution is this
+    moment-matched approximation: its tail probabilities are within about 0.03 of the
+    exact ones for segments of 6-7 visits, closer for longer segments).
+  - ``"binomial"``: ``score - lo ~ Binomial(hi - lo, p)`` with ``p ~ Beta(1, 1)``
+    (beta-binomial marginal), exact throughout, but it assumes binomial dispersion:
+    scores more spread out than that produce spurious changes.
+
+  The jump is on the score scale: ``(hi - lo) (p_post - p_pre)``.
 
 Every ``log_m`` omits constants common to all models (``log y!``, binomial
 coefficients), so ratios are exact Bayes factors.
@@ -134,7 +147,50 @@ def fit_poisson(y: Array, times: Array, exposure: Array, *, trend: bool) -> Chan
     )
 
 
-def fit_ordinal(y: Array, lo: int, hi: int) -> ChangeFit:
+def _categorical(y: Array, lo: int, hi: int) -> ChangeFit:
+    m = hi - lo
+    k_levels = m + 1
+    alpha = 1.0 / k_levels
+    onehot = (np.round(y - lo).astype(int)[:, None] == np.arange(k_levels)[None, :]).astype(float)
+    c_pre = np.vstack([np.zeros(k_levels), np.cumsum(onehot, axis=0)[:-1]])  # (n, K)
+    c_post = onehot.sum(axis=0)[None, :] - c_pre
+
+    def seg(c: Array) -> Array:
+        tot = c.sum(axis=-1)
+        return np.asarray(
+            special.gammaln(k_levels * alpha)
+            - special.gammaln(k_levels * alpha + tot)
+            + np.sum(special.gammaln(alpha + c) - special.gammaln(alpha), axis=-1)
+        )
+
+    lm = (seg(c_pre) + seg(c_post))[None, :]
+    lm[:, 0] = -np.inf
+    l0 = np.atleast_1d(seg(onehot.sum(axis=0)))
+    scores = np.arange(k_levels) / m  # rescaled to [0, 1]
+
+    def beta_params(c: Array) -> tuple[Array, Array]:
+        a = alpha + c
+        tot = a.sum(axis=-1)
+        mean = (a @ scores) / tot
+        var = ((a @ scores**2) / tot - mean**2) / (tot + 1.0)
+        nu = mean * (1.0 - mean) / np.maximum(var, 1e-300) - 1.0
+        return mean * nu, (1.0 - mean) * nu
+
+    a1, b1 = beta_params(c_pre)
+    a2, b2 = beta_params(c_post)
+    return ChangeFit(
+        log_m_change=lm,
+        log_m_null=l0,
+        log_grid_prior=np.zeros(1),
+        grid=np.zeros(1),
+        grid_name=None,
+        components=BetaDiffComponents(a1[None], b1[None], a2[None], b2[None], float(m)),
+    )
+
+
+def fit_ordinal(y: Array, lo: int, hi: int, model: str = "categorical") -> ChangeFit:
+    if model == "categorical":
+        return _categorical(y, lo, hi)
     m = hi - lo
     k = y - lo
     k_pre = np.concatenate([[0.0], np.cumsum(k)[:-1]])

@@ -169,6 +169,7 @@ def detect_jump_multi(
     score_range: Any,
     level: float,
     dropna: bool,
+    ordinal_model: str = "categorical",
 ) -> MultiJumpResult:
     """See :func:`rdstats.nof1.detect_jump` with ``outcomes``; per-outcome settings
     (family, trend, ar1, slope, mcid, direction, score_range) may be dicts."""
@@ -250,6 +251,7 @@ def detect_jump_multi(
             jump_prior_sd=jump_prior_sd,
             slope_prior_sd=slope_prior_sd,
             score_range=settings["score_range"][o],
+            ordinal_model=ordinal_model,
         )
         f = fits[o]
         lm_total = lm_total + special.logsumexp(f.log_m_change + f.log_grid_prior[:, None], axis=0)

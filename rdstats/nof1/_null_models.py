@@ -74,7 +74,7 @@ class NullModel:
 
     Examples
     --------
-    >>> from rdstats.nof1._null_models import NullModel
+    >>> from rdstats.nof1 import NullModel
     >>> null = NullModel(n_visits=10, rho=0.6, sigma=2.0)
     >>> null.simulate(3, rng=1).shape, null.start_visit, null.treatment_start
     ((3, 10), 5, 5.0)
@@ -228,7 +228,7 @@ class NullModel:
 
         Examples
         --------
-        >>> from rdstats.nof1._null_models import NullModel
+        >>> from rdstats.nof1 import NullModel
         >>> y = NullModel(n_visits=200, mean=3, trend=0.01, rho=0.5).simulate(5, rng=2)
         >>> fit = NullModel.fit(y)
         >>> round(fit.rho, 2), round(fit.sigma, 2), round(fit.mean, 1)
@@ -394,7 +394,7 @@ class FlareEnrolment:
 
     Examples
     --------
-    >>> from rdstats.nof1._null_models import FlareEnrolment, NullModel
+    >>> from rdstats.nof1 import FlareEnrolment, NullModel
     >>> null = NullModel(n_visits=10, start_visit=5)
     >>> y, flared = FlareEnrolment(-1.0, window=30).draw(null, 4, rng=3, direction="increase")
     >>> y.shape, bool(np.all(y[flared, 4] < -1.0))

@@ -48,7 +48,7 @@ class JumpRule:
     Examples
     --------
     >>> import numpy as np
-    >>> from rdstats.nof1._rules import JumpRule
+    >>> from rdstats.nof1 import JumpRule
     >>> rule = JumpRule(ar1=True, mcid=1.0, threshold=0.9)
     >>> y = np.r_[np.zeros(10), np.full(10, 3.0)] + np.random.default_rng(1).normal(size=20)
     >>> round(rule.value(y, treatment_start=10), 3), rule.evaluate(y, treatment_start=10)
