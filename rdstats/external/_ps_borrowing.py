@@ -29,6 +29,7 @@ Steps (conventions of the psrwe R package where the paper leaves a choice):
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -249,7 +250,15 @@ def _stratum_posteriors(
             ctrl_j = c_j | e_j
             pool = y[ctrl_j] if ctrl_j.sum() >= 2 else y[ctrl_all]
             s_c = float(np.std(pool, ddof=1))
-            s_t = float(np.std(y[tr], ddof=1))
+            if not s_c > 0:  # no spread in this stratum: the SD of all control outcomes
+                s_c = float(np.std(y[ctrl_all], ddof=1)) if ctrl_all.sum() > 1 else 0.0
+            s_t = float(np.std(y[tr], ddof=1)) if tr.sum() > 1 else 0.0
+            if not (s_c > 0 and s_t > 0):
+                which = "treated" if not s_t > 0 else "control"
+                raise ValueError(
+                    f"the {which} outcomes have no spread (SD 0); the plug-in normal "
+                    "posterior is degenerate -- check the outcome column"
+                )
             mc = (y[c_j].sum() + a0[j] * y[e_j].sum()) / m0
             vc = s_c**2 / m0
             mt, vt = float(y[t_j].mean()), s_t**2 / nt
@@ -301,6 +310,9 @@ def ps_power_prior(
         Total number of external patients to borrow (``A``), split across strata.
     n_strata : int
         Number of propensity-score strata (quantiles of the trial patients' scores).
+        Tied scores (e.g. from categorical covariates only) can make quantiles coincide;
+        the coinciding cut points are merged, with a warning, and ``n_strata`` of the
+        result is the number of strata used.
     overlap : {"ovl", "equal"}
         How the borrowing is split: by the overlapping coefficient of the two groups'
         score densities in each stratum, or equally among strata with external patients.
@@ -329,7 +341,10 @@ def ps_power_prior(
     With no concurrent controls, the control mean of stratum ``k`` has posterior
     ``N(ybar_ext,k, s_k^2 / (a_k n_ext,k))``: the external data count as ``A_k`` patients
     however many there are, so the prespecified ``A`` caps the external data's weight.
-    Plug-in SDs make the continuous posterior approximate for very small strata.
+    Plug-in SDs make the continuous posterior approximate for very small strata. The
+    interval is deliberately conservative when ``n_borrow`` is smaller than the number of
+    external patients: the control means use all external patients in a stratum, but
+    their precision counts only the ``A_k`` borrowed ones (the power prior's discount).
 
     References
     ----------
@@ -367,7 +382,17 @@ def ps_power_prior(
     trial = d.study == 1
     K = _check_strata(n_strata, int(trial.sum()))
     e = d.scores
-    cuts = np.quantile(e[trial], np.linspace(0.0, 1.0, K + 1))
+    cuts = np.unique(np.quantile(e[trial], np.linspace(0.0, 1.0, K + 1)))
+    if cuts.size - 1 < K:  # tied scores (e.g. categorical covariates only)
+        warnings.warn(
+            f"tied propensity scores: the {K} requested strata have only "
+            f"{max(cuts.size - 1, 1)} distinct cut intervals; using those",
+            UserWarning,
+            stacklevel=2,
+        )
+        K = max(cuts.size - 1, 1)
+        if cuts.size == 1:
+            cuts = np.repeat(cuts, 2)
     k = np.searchsorted(cuts[1:K], e, side="left").astype(np.int64)
     used = trial | ((e >= cuts[0]) & (e <= cuts[K]))
     n_trimmed = int(np.sum(~used))

@@ -244,3 +244,23 @@ def test_bad_input() -> None:
     far = trial(shift=3.0, n_e=200)
     with pytest.raises(ValueError, match="no control patients to borrow or compare"):
         ps_power_prior(far, "y", ["x"], study="study", n_borrow=10, n_strata=10)
+
+
+def test_tied_scores_merge_strata_with_a_warning() -> None:
+    rng = np.random.default_rng(0)
+    n = 200
+    g = rng.choice(["a", "b", "c"], n)
+    p = np.where(g == "a", 0.2, np.where(g == "b", 0.4, 0.6))
+    study = (rng.uniform(size=n) < p).astype(int)
+    d = pd.DataFrame({"g": g, "study": study, "y": rng.normal(size=n) + study})
+    with pytest.warns(UserWarning, match="3 requested strata have only 2 distinct"):
+        res = ps_power_prior(d, "y", ["g"], study="study", n_borrow=50, n_strata=3)
+    assert res.n_strata == 2
+    assert res.strata["n_trial"].sum() == study.sum()
+    assert (res.strata["n_trial"] > 0).all()
+
+
+def test_outcome_without_spread_is_an_error() -> None:
+    d = trial().assign(y=5.0)
+    with pytest.raises(ValueError, match="treated outcomes have no spread"):
+        ps_power_prior(d, "y", ["x"], study="study", n_borrow=10)
