@@ -318,7 +318,7 @@ class ExternalControlDesign:
                 res = kern.matching(e, y, n_t, self.caliper, ok)
                 extra["n_matched"] = res["n_matched"]
             else:
-                res = kern.weighting(e, y, n_t, n_c, ok)
+                res = kern.weighting(e, y, n_t, n_c, ok, x)
                 extra["ess_external"] = res["ess_external"]
         else:
             s = np.zeros(y.shape)

@@ -220,10 +220,18 @@ def odds_weights(e: Array, n_first: int) -> Array:
         return np.asarray(ec / (1.0 - ec))
 
 
-def weighting(e: Array, y: Array, n_t: int, n_c: int, ok: BoolArray) -> dict[str, Array]:
-    """ATT odds weighting: treated mean minus the odds-weighted mean of all controls,
-    ``se^2 = s_T^2 / n_T + sum w^2 (y - m_w)^2 / (sum w)^2``; ``ess_external`` is the
-    Kish effective sample size of the external patients' weights."""
+def weighting(
+    e: Array, y: Array, n_t: int, n_c: int, ok: BoolArray, x: Array | None = None
+) -> dict[str, Array]:
+    """ATT odds weighting: treated mean minus the odds-weighted mean of all controls.
+
+    With the covariates ``x`` (B, n, p) the standard error is the M-estimation sandwich of
+    the stacked estimating equations (logistic score of the propensity model, treated
+    mean, weighted control mean), which accounts for the estimation of the propensity
+    score (Lunceford & Davidian 2004; Reifeis & Hudgens 2022 for the ATT). Without ``x``
+    the weights are treated as fixed, ``se^2 = s_T^2 / n_T + sum w^2 (y - m_w)^2 /
+    (sum w)^2`` (conservative here). ``ess_external`` is the Kish effective sample size
+    of the external patients' weights."""
     w = odds_weights(e, n_t)
     w = np.where(np.isfinite(w), w, 0.0)
     yc = y[:, n_t:]
@@ -232,11 +240,14 @@ def weighting(e: Array, y: Array, n_t: int, n_c: int, ok: BoolArray) -> dict[str
     sw1 = np.where(good, sw, 1.0)
     mw = np.sum(w * yc, axis=1) / sw1
     mt, vt = _mean_var(y[:, :n_t])
-    var = vt / n_t + np.sum(w**2 * (yc - mw[:, None]) ** 2, axis=1) / sw1**2
+    if x is None:
+        var = vt / n_t + np.sum(w**2 * (yc - mw[:, None]) ** 2, axis=1) / sw1**2
+    else:
+        var = _att_mestimation_var(e, y, n_t, w, mt, mw, x)
     we = w[:, n_c:]
     s2 = np.sum(we**2, axis=1)
     ess = np.where(s2 > 0, we.sum(axis=1) ** 2 / np.where(s2 > 0, s2, 1.0), 0.0)
-    se = np.sqrt(var)
+    se = np.sqrt(np.maximum(var, 0.0))
     return {
         "estimate": mt - mw,
         "se": se,
@@ -244,3 +255,27 @@ def weighting(e: Array, y: Array, n_t: int, n_c: int, ok: BoolArray) -> dict[str
         "ess_external": ess,
         "weights": w,
     }
+
+
+def _att_mestimation_var(
+    e: Array, y: Array, n_t: int, w: Array, mt: Array, mw: Array, x: Array
+) -> Array:
+    """Sandwich variance of ``mu_1 - mu_0`` from the influence functions
+    ``IF_1 = T (Y - mu_1) / E[T]`` and
+    ``IF_0 = [(1-T) w (Y - mu_0) + D' A^-1 (T - e) X] / E[(1-T) w]`` with
+    ``A = E[e (1-e) X X']`` and ``D = E[(1-T) w (Y - mu_0) X]`` (logistic propensity model
+    with intercept, odds weights ``w = e / (1 - e)``)."""
+    xd = _design_matrix(x)
+    n = y.shape[1]
+    t = np.zeros(y.shape)
+    t[:, :n_t] = 1.0
+    wc = np.zeros(y.shape)
+    wc[:, n_t:] = w
+    res0 = wc * (y - mw[:, None])  # (1-T) w (Y - mu_0)
+    a = np.einsum("bnq,bn,bnr->bqr", xd, e * (1.0 - e), xd) / n
+    d = np.einsum("bn,bnq->bq", res0, xd) / n
+    coef, _ = _solve(a, d)  # A^-1 D (A symmetric)
+    psi_beta = (t - e)[:, :, None] * xd
+    if0 = (res0 + np.einsum("bnq,bq->bn", psi_beta, coef)) / (wc.sum(axis=1) / n)[:, None]
+    if1 = t * (y - mt[:, None]) / (n_t / n)
+    return np.asarray(np.sum((if1 - if0) ** 2, axis=1) / n**2)

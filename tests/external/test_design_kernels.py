@@ -235,3 +235,39 @@ def test_regression_kernel_equals_ols() -> None:
         fit = sm.OLS(y[b], np.column_stack([np.ones_like(t), t, x[b]])).fit()
         assert res["estimate"][b] == pytest.approx(fit.params[1], abs=1e-10)
         assert res["se"][b] == pytest.approx(fit.bse[1], rel=1e-10)
+
+
+def test_weighting_mestimation_se_equals_numerical_sandwich() -> None:
+    """The ATT weighting SE of the design kernel equals the sandwich of the stacked
+    estimating equations with a numerically differentiated bread (statsmodels MLE)."""
+    import statsmodels.api as sm
+    from scipy import special
+    from scipy.optimize import approx_fprime
+
+    rng = np.random.default_rng(1)
+    nt, ne, p = 30, 300, 3
+    x = np.r_[rng.normal(0.5, 1, (nt, p)), rng.normal(0, 1, (ne, p))][None]
+    y = (x[0] @ np.array([1.0, 0.5, 0.5]) + rng.normal(size=nt + ne))[None]
+    t = np.zeros((1, nt + ne))
+    t[:, :nt] = 1
+    e, ok = kern.logistic_fit(x, t)
+    res = kern.weighting(e, y, nt, 0, ok, x)
+    xd = np.c_[np.ones(nt + ne), x[0]]
+    tt, yy, n = t[0], y[0], nt + ne
+
+    def psi(th: np.ndarray) -> np.ndarray:
+        ee = special.expit(xd @ th[:4])
+        w = ee / (1 - ee)
+        return np.c_[(tt - ee)[:, None] * xd, tt * (yy - th[4]), (1 - tt) * w * (yy - th[5])]
+
+    b = sm.GLM(tt, xd, family=sm.families.Binomial()).fit().params
+    ee = special.expit(xd @ b)
+    w = ee / (1 - ee)
+    th = np.r_[b, yy[tt == 1].mean(), np.sum((1 - tt) * w * yy) / np.sum((1 - tt) * w)]
+    bread = -np.array([approx_fprime(th, lambda v, k=k: psi(v).mean(0)[k], 1e-7) for k in range(6)])
+    meat = psi(th).T @ psi(th) / n
+    inv = np.linalg.inv(bread)
+    cov = inv @ meat @ inv.T / n
+    c = np.r_[0, 0, 0, 0, 1, -1]
+    assert res["se"][0] == pytest.approx(np.sqrt(c @ cov @ c), rel=1e-6)
+    assert res["estimate"][0] == pytest.approx(th[4] - th[5], rel=1e-9)
