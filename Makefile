@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_multi_arm.py
 	$(BIN)/python benchmarks/bench_external.py
 	$(BIN)/python benchmarks/bench_external_design.py
+	$(BIN)/python benchmarks/bench_nof1.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
