@@ -331,6 +331,15 @@ def combine_jumps(
     resolves). Shrunken jumps use the leave-one-out posterior of ``(mu, tau)``; the
     predictive of the next patient's jump is ``N(mu, tau^2)`` mixed over the posterior.
     Likelihood kernels are truncated where their tail is below 1e-8 (or beyond 60 scales).
+    The jump is the patient's jump at their change, wherever the change-time prior allows
+    it (an anchored prior keeps most of the mass at or after treatment start). Counts whose
+    every post-change count is zero for some candidate give a likelihood that stays flat
+    as the rate ratio goes to 0: if that holds for every patient a flat ``mean_prior`` is
+    refused (improper posterior). Ordinal scores are not combined (bounded differences).
+    The MCMC model is the same model written on the raw series (normal: flat level and
+    trend, ``p(log sigma)`` flat, slope change ``N(0, v_gamma sigma^2)``; counts:
+    ``Ga(a, b)`` pre-change rate and ``N(0, 1/span^2)`` log-linear trend), with the change
+    visit summed out by log-sum-exp; AR(1) fits are exact-only.
 
     References
     ----------

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
-
-from rdstats.plotting._plots import _axes
 
 
 def series_forest_plot(result: Any, ax: Any = None) -> Any:
     """Forest plot of a :class:`~rdstats.nof1.SeriesResult` (one Axes)."""
     n = len(result.patients)
-    ax = _axes(ax, figsize=(7, 1.2 + 0.45 * (n + 3)))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8.5, 1.4 + 0.45 * (n + 3)), layout="constrained")
     lo_p, hi_p = (1 - result.level) / 2, (1 + result.level) / 2
 
     def interval(dist: Any) -> tuple[float, float, float]:
@@ -46,5 +46,5 @@ def series_forest_plot(result: Any, ax: Any = None) -> Any:
         title += f"P(next beyond MCID) = {result.prob_next_exceeds():.3f}"
     ax.set_xlabel(result.scale)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
