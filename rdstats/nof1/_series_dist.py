@@ -104,6 +104,10 @@ class NodeDist(_Dist):
     weight: Array
     edges: Array
 
+    def __post_init__(self) -> None:
+        for arr in (self.nodes, self.weight, self.edges):
+            arr.flags.writeable = False
+
     def _panel_polys(self) -> list[np.polynomial.Legendre]:
         x, w = np.polynomial.legendre.leggauss(8)
         wt = (self.weight / self.weight.sum())[1:].reshape(-1, 8)
@@ -159,6 +163,9 @@ class DrawDist(_Dist):
     """Empirical distribution of draws."""
 
     draws: Array
+
+    def __post_init__(self) -> None:
+        self.draws.flags.writeable = False
 
     def cdf(self, x: float) -> float:
         return float(np.mean(self.draws <= x))
