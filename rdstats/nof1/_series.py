@@ -354,8 +354,8 @@ def combine_jumps(
     Examples
     --------
     >>> import numpy as np
-    >>> from rdstats.nof1._detect import detect_jump
-    >>> from rdstats.nof1._series import combine_jumps
+    >>> from rdstats.nof1 import detect_jump
+    >>> from rdstats.nof1 import combine_jumps
     >>> rng = np.random.default_rng(7)
     >>> res = [detect_jump(np.r_[rng.normal(0, 1, 10), rng.normal(1.5, 1, 10)],
     ...                    treatment_start=10, mcid=1.0) for _ in range(4)]
