@@ -8,6 +8,12 @@ Conventions (those documented for R's cobalt ``bal.tab`` with ``binary = "std"``
   for the ATT, the control group's for the ATC and the pooled ``sqrt((s1^2 + s0^2) / 2)``
   otherwise (ATE, ATO);
 * continuous SDs use the ``n - 1`` divisor; binary variables use ``sqrt(p (1 - p))``;
+* when that SD is 0 (the covariate is constant in the group whose SD standardises, e.g.
+  in all treated units for the ATT) the pooled SD is used instead and the row's
+  ``sd_fallback`` column is True; when the pooled SD is 0 too (constant within both
+  groups) the SMD is 0 for equal means and NaN otherwise (no scale to express the
+  difference on; the eCDF statistics still show it). The table never holds an infinite
+  SMD. (This is a documented choice of rdstats; other software may differ.)
 * weighted means normalise the weights within each group; weighted variances (for
   variance ratios) use the unbiased weighted form ``sum w / ((sum w)^2 - sum w^2) *
   sum w (x - m)^2``;
@@ -75,7 +81,7 @@ def _stats(
     if w1.sum() <= 0 or w0.sum() <= 0:
         raise ValueError("weights must have a positive sum in each group")
     m1, m0 = _wmean(x1, w1), _wmean(x0, w0)
-    smd = (m1 - m0) / sd if sd > 0 else (0.0 if m1 == m0 else float("inf"))
+    smd = (m1 - m0) / sd if sd > 0 else (0.0 if m1 == m0 else float("nan"))
     vr = float("nan")
     if not binary:
         v0 = _wvar(x0, w0)
@@ -131,7 +137,10 @@ def balance(
         Columns ``type`` ("binary" / "contin."), and for the unadjusted sample (suffix
         ``_un``) and, with weights, the adjusted sample (suffix ``_adj``): ``mean_treated``,
         ``mean_control``, ``smd``, ``var_ratio`` (continuous only), ``ecdf_mean``,
-        ``ecdf_max``.
+        ``ecdf_max``; last ``sd_fallback``: True where the estimand's standardising SD
+        was 0 and the pooled SD was used instead (see the module notes; an SMD is NaN,
+        never infinite, when the covariate is constant within both groups but differs
+        between them).
 
     References
     ----------
@@ -181,11 +190,15 @@ def balance(
             else:
                 sds[g] = float(np.var(xg, ddof=1)) if xg.size > 1 else 0.0
         var = {"treated": sds[1], "control": sds[0], "pooled": (sds[1] + sds[0]) / 2}[denom]
+        fallback = not var > 0 and (sds[1] + sds[0]) > 0
+        if fallback:  # the chosen group is constant: standardise by the pooled SD
+            var = (sds[1] + sds[0]) / 2
         sd = float(np.sqrt(var))
         row: dict[str, Any] = {"type": "binary" if binary else "contin."}
         row.update({f"{k}_un": val for k, val in _stats(v, t, ones, binary, sd).items()})
         if w is not None:
             row.update({f"{k}_adj": val for k, val in _stats(v, t, w, binary, sd).items()})
+        row["sd_fallback"] = fallback
         rows[str(c)] = row
     return pd.DataFrame.from_dict(rows, orient="index")
 

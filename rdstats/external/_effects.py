@@ -14,6 +14,7 @@ reports a percentile interval.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,8 +28,12 @@ from rdstats.external._data import check_frame, check_weights, is_binary, treatm
 
 __all__ = ["EffectEstimate", "estimate_effect", "resolve_cluster", "resolve_weights"]
 
-Measure = Literal["mean_difference", "risk_difference", "risk_ratio", "odds_ratio"]
+Measure = Literal[
+    "mean_difference", "risk_difference", "risk_ratio", "odds_ratio", "MD", "RD", "RR", "OR"
+]
 _MEASURES = ("mean_difference", "risk_difference", "risk_ratio", "odds_ratio")
+_SHORT = {"MD": "mean_difference", "RD": "risk_difference", "RR": "risk_ratio", "OR": "odds_ratio"}
+_N_PARAMS = 2  # intercept and treatment
 _CIS = ("robust", "model", "bootstrap")
 
 
@@ -88,7 +93,9 @@ class EffectEstimate:
 
     ``se`` is on the scale of the estimate for differences and on the log scale for the
     risk and odds ratios (``ci_lower``/``ci_upper`` are on the ratio scale). For a
-    bootstrap interval ``se`` is the bootstrap standard deviation (log scale for ratios).
+    bootstrap interval ``se`` is the bootstrap standard deviation (log scale for ratios),
+    ``n_boot`` the number of resamples drawn and ``n_boot_used`` the number with a finite
+    estimate, from which the SD and the percentile interval are computed.
     """
 
     measure: str
@@ -107,6 +114,7 @@ class EffectEstimate:
     n_clusters: int | None
     n_boot: int | None
     provenance: dict[str, Any] = field(repr=False, compare=False)
+    n_boot_used: int | None = None
 
     def summary(self) -> pd.DataFrame:
         """One-row table of the estimate, its SE and CI, group means and sizes."""
@@ -130,6 +138,7 @@ class EffectEstimate:
             "ess_control": self.ess_control,
             "n_clusters": self.n_clusters,
             "n_boot": self.n_boot,
+            "n_boot_used": self.n_boot_used,
             "provenance": dict(self.provenance),
         }
 
@@ -228,6 +237,56 @@ def _bootstrap(
     return out
 
 
+def _measure(measure: Any) -> str:
+    """The measure's long name; the short spellings "MD", "RD", "RR", "OR" (any case)
+    are accepted too."""
+    if isinstance(measure, str):
+        m = _SHORT.get(measure.strip().upper(), measure.strip().lower())
+        if m in _MEASURES:
+            return m
+    raise ValueError(
+        f"measure must be one of {list(_MEASURES)} (or {list(_SHORT)}), got {measure!r}"
+    )
+
+
+def _check_size(t: NDArray[np.int64], cluster: NDArray[np.int64] | None) -> None:
+    """More analysed rows than model parameters (HC1 divides by n - k), and more
+    matched sets than parameters for the cluster-robust (CR1) covariance."""
+    n = len(t)
+    if n <= _N_PARAMS:
+        raise ValueError(
+            f"estimate_effect needs more patients with positive weight than the "
+            f"{_N_PARAMS} model parameters (intercept and treatment), got {n} "
+            f"({int((t == 1).sum())} treated, {int((t == 0).sum())} control)"
+        )
+    if cluster is not None:
+        g = int(cluster.max()) + 1
+        if g <= _N_PARAMS:
+            raise ValueError(
+                f"cluster must have more matched sets (with positive weight) than the "
+                f"{_N_PARAMS} model parameters, got {g}; give cluster=None or more sets"
+            )
+
+
+def _check_replicates(usable: int, n_boot: int, measure: str) -> None:
+    """Warn when bootstrap replicates had to be dropped, fail when half or more did."""
+    dropped = n_boot - usable
+    if usable < 0.5 * n_boot or usable < 2:
+        raise ValueError(
+            f"only {usable} of {n_boot} bootstrap replicates give a finite {measure} (the "
+            "others resample no events or no non-events in a group); the bootstrap "
+            "interval is not reliable: use ci='robust' or a different measure"
+        )
+    if dropped:
+        warnings.warn(
+            f"{dropped} of {n_boot} bootstrap replicates gave a non-finite {measure} (a "
+            f"resample without events or non-events in a group) and were left out; the "
+            f"interval uses the other {usable} (n_boot_used)",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def estimate_effect(
     data: pd.DataFrame,
     outcome: str,
@@ -256,23 +315,36 @@ def estimate_effect(
         Matched-set (subclass) labels for cluster-robust standard errors and the cluster
         bootstrap.
     measure : {"mean_difference", "risk_difference", "risk_ratio", "odds_ratio"}
-        Treated minus (or over) control, from the weighted group means.
+        Treated minus (or over) control, from the weighted group means; the short
+        spellings ``"MD"``, ``"RD"``, ``"RR"`` and ``"OR"`` are accepted too.
     ci : {"robust", "model", "bootstrap"}
         ``"robust"``: sandwich HC1 (CR1 with ``cluster``) and normal quantiles, log scale
         for ratios. ``"model"``: the model-based (classical) covariance, valid only
         without weights; unweighted with the mean difference this is the pooled-variance
         OLS standard error. ``"bootstrap"``: percentile interval from ``n_boot``
-        resamples of rows (or clusters), weights kept attached.
+        resamples of rows (or clusters), weights kept attached; a resample without one
+        of the groups is redrawn, one with a non-finite estimate (a ratio with no events
+        in a group) is left out with a warning (``n_boot_used`` counts the rest), and
+        fewer than half usable is an error.
     level : float
         Confidence level.
     n_boot : int
         Bootstrap resamples (``ci="bootstrap"`` only).
-    rng : Generator or int, optional
-        Random source for the bootstrap.
+    rng : int, SeedSequence or Generator, optional
+        Random source for the bootstrap; ``None`` draws fresh entropy, recorded in
+        ``provenance["seed"]`` (as ``{"entropy": ..., "spawn_key": ...}``) so the
+        interval can be reproduced.
 
     Returns
     -------
     EffectEstimate
+
+    Raises
+    ------
+    ValueError
+        On invalid input, and when there are no more patients with positive weight than
+        the two model parameters (or, with ``cluster``, no more matched sets), since the
+        sandwich's small-sample factor ``n / (n - k)`` is then undefined.
 
     References
     ----------
@@ -291,8 +363,7 @@ def estimate_effect(
     (2.0, 0.816)
     """
     data = check_frame(data)
-    if measure not in _MEASURES:
-        raise ValueError(f"measure must be one of {_MEASURES}, got {measure!r}")
+    measure_name = _measure(measure)
     if ci not in _CIS:
         raise ValueError(f"ci must be one of {_CIS}, got {ci!r}")
     level = float(level)
@@ -307,9 +378,9 @@ def estimate_effect(
     y_all = ycol.to_numpy(dtype=float)
     if not np.all(np.isfinite(y_all)):
         raise ValueError(f"outcome {outcome!r} has non-finite values")
-    if measure != "mean_difference" and not is_binary(ycol):
+    if measure_name != "mean_difference" and not is_binary(ycol):
         raise ValueError(
-            f"measure={measure!r} needs a binary 0/1 outcome; {outcome!r} has values "
+            f"measure={measure_name!r} needs a binary 0/1 outcome; {outcome!r} has values "
             f"{sorted(pd.unique(ycol).tolist())[:10]}"
         )
     w_all = resolve_weights(data, weights)
@@ -322,33 +393,39 @@ def estimate_effect(
     keep = w_all > 0
     y, t, w = y_all[keep], t_all[keep], w_all[keep]
     c = None if c_all is None else np.unique(c_all[keep], return_inverse=True)[1]
+    _check_size(t, c)
     m1 = float(np.average(y[t == 1], weights=w[t == 1]))
     m0 = float(np.average(y[t == 0], weights=w[t == 0]))
-    if measure != "mean_difference" and (min(m1, m0) == 0 or max(m1, m0) == 1):
+    if measure_name != "mean_difference" and (min(m1, m0) == 0 or max(m1, m0) == 1):
         raise ValueError(
-            f"measure={measure!r}: outcome {outcome!r} has no events or no non-events in a "
+            f"measure={measure_name!r}: outcome {outcome!r} has no events or no non-events in a "
             f"group (weighted risks {m1:.3g} treated, {m0:.3g} control); the ratio or its "
             "standard error is not finite"
         )
-    est_link = float(_from_means(measure, np.array(m1), np.array(m0)))
+    est_link = float(_from_means(measure_name, np.array(m1), np.array(m0)))
     z = float(stats.norm.ppf(0.5 + level / 2))
     boots = None
+    seed: Any = None
     if ci == "bootstrap":
         if int(n_boot) < 10:
             raise ValueError(f"n_boot must be >= 10, got {n_boot!r}")
         n_boot = int(n_boot)
-        gen = np.random.default_rng(rng)
-        boots = _bootstrap(y, t, w, c, measure, n_boot, gen)
+        from rdstats.simulate._streams import root_seed, seed_record
+
+        root = root_seed(rng)
+        seed = seed_record(root)
+        boots = _bootstrap(y, t, w, c, measure_name, n_boot, np.random.default_rng(root))
         fin = boots[np.isfinite(boots)]
+        _check_replicates(fin.size, n_boot, measure_name)
         se = float(np.std(fin, ddof=1))
         lo, hi = np.quantile(fin, [(1 - level) / 2, (1 + level) / 2])
     else:
-        se = _model_se(y, t, w, c, measure, ci)
+        se = _model_se(y, t, w, c, measure_name, ci)
         lo, hi = est_link - z * se, est_link + z * se
-    ratio = measure in ("risk_ratio", "odds_ratio")
+    ratio = measure_name in ("risk_ratio", "odds_ratio")
     tf = np.exp if ratio else (lambda v: v)
     return EffectEstimate(
-        measure=measure,
+        measure=measure_name,
         estimate=float(tf(est_link)),
         se=se,
         ci_lower=float(tf(lo)),
@@ -363,17 +440,18 @@ def estimate_effect(
         ess_control=ess(w[t == 0]),
         n_clusters=None if c is None else int(c.max()) + 1,
         n_boot=None if boots is None else n_boot,
+        n_boot_used=None if boots is None else int(np.isfinite(boots).sum()),
         provenance=provenance(
             arguments={
                 "outcome": outcome,
                 "treatment": treatment,
                 "weights": weights if isinstance(weights, str) else weights is not None,
                 "cluster": cluster if isinstance(cluster, str) else cluster is not None,
-                "measure": measure,
+                "measure": measure_name,
                 "ci": ci,
                 "level": level,
                 "n_boot": n_boot if ci == "bootstrap" else None,
             },
-            seed=rng if isinstance(rng, int) else None,
+            seed=seed,
         ),
     )

@@ -301,9 +301,20 @@ def match(
                 for s in range(int(lab_f.max(initial=-1)) + 1)
             ]
     if not sets:
+        why, fix = [], []
+        if caliper is not None:
+            why.append(f"outside the caliper ({caliper!r} SD of the distance)")
+            fix.append("widen the caliper")
+        if exact_cols:
+            why.append(f"across the exact-matching strata of {list(exact_cols)}")
+            fix.append("match exactly on fewer columns")
         raise ValueError(
-            "no focal unit could be matched: every pair lies outside the caliper "
-            f"({caliper!r} SD) or the exact-matching strata {exact_cols}; widen the caliper"
+            "no focal unit could be matched"
+            + (
+                f": every focal-control pair lies {' or '.join(why)}; {' or '.join(fix)}"
+                if why
+                else ""
+            )
         )
     weights, subclass = _set_weights(sets, fpos, cpos, len(data), bool(replace))
     if estimand == "ATE":

@@ -7,7 +7,9 @@ coefficients agree with R's ``glm(..., family = binomial)`` as used by MatchIt a
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,8 +25,8 @@ from rdstats.external._ps_models import (
     GLM_LINKS,
     MODELS,
     check_options,
-    extreme,
     fit_binomial_glm,
+    off_support,
     spline_design,
     spline_df,
 )
@@ -126,7 +128,9 @@ def _separating(x: pd.DataFrame, t: NDArray[np.int64]) -> list[str]:
     for c in x.columns:
         v = x[c].to_numpy(dtype=float)
         a, b = v[t == 1], v[t == 0]
-        if a.min() > b.max() or b.min() > a.max() or a.max() < b.min() or b.max() < a.min():
+        if v.min() == v.max():
+            continue
+        if a.min() >= b.max() or b.min() >= a.max():  # (quasi-)complete: ranges touch
             out.append(str(c))
         elif set(np.unique(v).tolist()) <= {0.0, 1.0}:
             # a level seen in one group only: that group's indicator is (quasi-)separating
@@ -160,9 +164,7 @@ def propensity_scores(
         ``binomial(link = "probit")`` / ``"cloglog"``); ``"spline"``: additive logistic model
         with a natural cubic regression spline for every numeric covariate with more than
         ``df + 1`` distinct values (other covariates enter linearly; see
-        :func:`rdstats.external._ps_models.natural_spline_basis` for the knots;
-        separation is checked exactly by a linear programme, since a flexible fit may
-        legitimately give a unit a score near 0 or 1);
+        :func:`rdstats.external._ps_models.natural_spline_basis` for the knots);
         ``"cbps"``: just-identified covariate balancing propensity score (Imai & Ratkovic
         2014), a logistic model whose coefficients solve the balance conditions of the
         estimand instead of the score equations, started at the logistic MLE.
@@ -183,9 +185,26 @@ def propensity_scores(
     Raises
     ------
     ValueError
-        On an unknown model or option, a non-binary treatment, missing covariates,
-        (quasi-)complete separation (naming the covariates that split the groups), no
-        solution of the CBPS balance conditions, or no overlap of the groups' scores.
+        On an unknown model or option, a non-binary treatment, missing covariate values
+        (also of the variables a formula uses), (quasi-)complete separation (naming the
+        covariates that split the groups), no solution of the CBPS balance conditions,
+        or no overlap of the groups' scores.
+
+    Warns
+    -----
+    UserWarning
+        When treated units get scores below 3e-7 or controls scores above 1 - 3e-7 (their
+        inverse-probability weights are extreme). Scores near 0 for controls far from the
+        treated, or near 1 for treated units, are legitimate and not reported.
+
+    Notes
+    -----
+    Separation means the likelihood has no finite maximum: the fit does not converge,
+    its standard errors are not finite, or an exact linear-programming check
+    (:func:`rdstats.external._ps_models.separated_lp`, run whenever a score is within
+    3e-7 of 0 or 1, and always for ``"spline"``) finds a direction that splits the
+    groups. Extreme scores from a converged fit with finite coefficients, common in a
+    large external cohort, are not separation.
 
     References
     ----------
@@ -230,8 +249,11 @@ def propensity_scores(
         lhs = formula.split("~", 1)[0].strip()
         if lhs != treatment:
             raise ValueError(f"formula left-hand side {lhs!r} must be the treatment {treatment!r}")
+        used = _formula_variables(formula, data.columns)
         if covariates is not None:
-            covariate_matrix(data, covariates)  # missing-value check only
+            used = list(dict.fromkeys([*used, *_as_list(covariates)]))
+        if used:
+            covariate_matrix(data, used)  # missing-value check only (count and rows)
         frame = data.copy()
         frame[treatment] = t
         glm = smf.glm(formula, data=frame, family=sm.families.Binomial(), missing="raise")
@@ -254,6 +276,13 @@ def propensity_scores(
             "perfect or quasi-perfect separation: the treatment is (almost) determined by "
             f"the covariates; covariates that split the groups: "
             f"{_separating(xcheck, t) or 'a combination'}"
+            + (
+                f"; with model='spline' a range of a covariate between two knots that holds "
+                f"one group only separates it: lower model_options['df'] (now "
+                f"{spline_df(options)}) or use model='logistic'"
+                if flexible
+                else ""
+            )
         )
     if model == "cbps":
         estimand = options.get("estimand", "ATT")
@@ -266,10 +295,15 @@ def propensity_scores(
         ps = 1.0 / (1.0 + np.exp(-lp))
     else:
         ps = np.asarray(res.fittedvalues, dtype=float)
-    if not flexible and extreme(ps):
-        raise ValueError(
-            "perfect or quasi-perfect separation: fitted propensity scores of 0 or 1; "
-            f"covariates that split the groups: {_separating(xcheck, t) or 'a combination'}"
+    n_t, n_c = off_support(ps, t)
+    if n_t or n_c:
+        warnings.warn(
+            f"{n_t} treated units have propensity scores below 3e-7 and {n_c} controls "
+            "scores above 1 - 3e-7: they have essentially no counterpart in the other group, "
+            "and their inverse-probability weights are extreme; consider trimming or "
+            "restricting to the common support",
+            UserWarning,
+            stacklevel=2,
         )
     ov = _overlap(ps, t)
     if ov["min"].max() > ov["max"].min():
@@ -310,6 +344,34 @@ def propensity_scores(
         provenance=provenance(arguments=args),
         model_name=model,
     )
+
+
+def _as_list(covariates: Sequence[str] | str) -> list[str]:
+    return [covariates] if isinstance(covariates, str) else list(covariates)
+
+
+def _formula_variables(formula: str, columns: pd.Index) -> list[str]:
+    """The data columns named on the right-hand side of a patsy formula: bare names and
+    ``Q("name")`` quotes (anything else the formula evaluates is left to patsy)."""
+    from patsy import ModelDesc
+
+    found: list[str] = []
+    desc = ModelDesc.from_formula(formula)
+    for term in desc.rhs_termlist:
+        for factor in term.factors:
+            try:
+                tree = ast.parse(factor.name().strip(), mode="eval")
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Name):
+                    names = [node.id]
+                elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Q":
+                    names = [str(a.value) for a in node.args if isinstance(a, ast.Constant)]
+                else:
+                    continue
+                found.extend(v for v in names if v in columns and v not in found)
+    return found
 
 
 def _norm_sf(z: NDArray[np.float64]) -> NDArray[np.float64]:

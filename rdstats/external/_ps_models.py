@@ -24,6 +24,7 @@ __all__ = [
     "MODELS",
     "fit_binomial_glm",
     "natural_spline_basis",
+    "off_support",
     "separated_lp",
     "spline_design",
     "spline_df",
@@ -34,7 +35,7 @@ MODELS = ("logistic", "probit", "cloglog", "spline", "cbps")
 #: binomial GLM link of each model fitted by maximum likelihood
 GLM_LINKS = {"logistic": "logit", "probit": "probit", "cloglog": "cloglog", "spline": "logit"}
 _OPTIONS = {"logistic": (), "probit": (), "cloglog": (), "spline": ("df",), "cbps": ("estimand",)}
-_EXTREME = 1.0 / (1.0 + np.exp(15.0))  # fitted probability marking a (quasi-)separated unit
+_EXTREME = 1.0 / (1.0 + np.exp(15.0))  # a fitted probability this close to 0 or 1 is extreme
 
 
 def check_options(model: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -149,10 +150,14 @@ def fit_binomial_glm(
 ) -> tuple[Any, bool]:
     """Maximum-likelihood binomial GLM of ``t`` on ``exog`` (which holds the intercept)
     with the given link. Returns the statsmodels results and whether the fit shows
-    (quasi-)complete separation: statsmodels' own detection, non-finite standard errors,
-    and either a fitted probability within 3e-7 of 0 or 1 (the default, for parametric
-    models) or, with ``exact_check`` (for flexible models, whose finite maximum may fit
-    a unit closely), the linear-programming check :func:`separated_lp`."""
+    (quasi-)complete separation, that is, whether the likelihood has no finite maximum:
+    statsmodels' detection of perfect prediction, no convergence within 200 iterations,
+    non-finite standard errors, or the exact linear-programming check
+    :func:`separated_lp`. The linear programme runs whenever a fitted probability lies
+    within 3e-7 of 0 or 1 (a separated unit's probability always tends there), and always
+    with ``exact_check``. Extreme fitted probabilities alone are not separation: in a large
+    cohort a converged fit with finite coefficients may legitimately give controls far
+    from the treated scores below 3e-7."""
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSeparationWarning
 
@@ -164,14 +169,22 @@ def fit_binomial_glm(
             res = glm.fit(maxiter=200, tol=1e-12)
     except (PerfectSeparationError, PerfectSeparationWarning, np.linalg.LinAlgError):
         return None, True
-    mu = np.asarray(res.fittedvalues, dtype=float)
-    if not np.all(np.isfinite(res.bse)):
+    if not bool(getattr(res, "converged", True)) or not np.all(np.isfinite(res.bse)):
         return res, True
-    if exact_check:
+    mu = np.asarray(res.fittedvalues, dtype=float)
+    if exact_check or extreme(mu):
         return res, separated_lp(t, exog)
-    return res, extreme(mu)
+    return res, False
 
 
 def extreme(ps: NDArray[np.float64]) -> bool:
-    """Whether any fitted probability is within 3e-7 of 0 or 1 (separation)."""
+    """Whether any fitted probability is within 3e-7 of 0 or 1."""
     return bool(np.any(ps < _EXTREME) or np.any(ps > 1.0 - _EXTREME))
+
+
+def off_support(ps: NDArray[np.float64], t: NDArray[np.int64]) -> tuple[int, int]:
+    """Numbers of treated units with a score below 3e-7 and of controls with a score above
+    1 - 3e-7: units with essentially no counterpart in the other group, whose inverse
+    probability weights are extreme."""
+    t = np.asarray(t)
+    return int(np.sum(ps[t == 1] < _EXTREME)), int(np.sum(ps[t == 0] > 1.0 - _EXTREME))

@@ -22,9 +22,42 @@ from rdstats._provenance import provenance
 from rdstats._validation import real_number
 from rdstats.external._evalue_rd import rd_bias_factor, rd_bias_factor_ci
 
-__all__ = ["EValue", "e_value", "e_value_rr"]
+__all__ = ["EValue", "canonical_measure", "e_value", "e_value_rr"]
 
 _MEASURES = ("RR", "OR", "HR", "MD")
+#: long spellings (as :func:`rdstats.external.estimate_effect` names its measures)
+MEASURE_ALIASES = {
+    "RISK_RATIO": "RR",
+    "ODDS_RATIO": "OR",
+    "HAZARD_RATIO": "HR",
+    "MEAN_DIFFERENCE": "MD",
+    "RISK_DIFFERENCE": "RD",
+}
+
+
+def canonical_measure(measure: Any, allowed: Sequence[str], name: str = "measure") -> str:
+    """The short upper-case name of an effect measure, accepting either spelling
+    (``"RR"`` or ``"risk_ratio"``, ``"OR"`` or ``"odds_ratio"``, ``"HR"`` or
+    ``"hazard_ratio"``, ``"MD"`` or ``"mean_difference"``, ``"RD"`` or
+    ``"risk_difference"``; any case); a clear error unless it is one of ``allowed``.
+
+    Examples
+    --------
+    >>> from rdstats.external._sensitivity import canonical_measure
+    >>> canonical_measure("risk_ratio", ["RR", "MD"])
+    'RR'
+    """
+    key = (
+        measure.strip().upper().replace("-", "_").replace(" ", "_")
+        if isinstance(measure, str)
+        else None
+    )
+    key = MEASURE_ALIASES.get(key, key) if key is not None else None
+    if key not in allowed:
+        long = {v: k.lower() for k, v in MEASURE_ALIASES.items()}
+        spelled = [f"{m!r} ({long[m]!r})" if m in long else repr(m) for m in allowed]
+        raise ValueError(f"{name} must be one of {', '.join(spelled)}, got {measure!r}")
+    return str(key)
 
 
 def e_value_rr(rr: float) -> float:
@@ -189,8 +222,11 @@ def e_value(
         Confidence limits on the same scale. Give both or neither (not for ``"RD"``,
         whose interval is computed from the risks and group sizes).
     measure : {"RR", "OR", "HR", "MD", "RD"}
-        Scale of ``estimate``. ``"RD"``: the population-standardised risk difference of
-        Ding & VanderWeele (2016), which needs ``counts`` or ``risks`` and ``n``.
+        Scale of ``estimate``; the long spellings ``"risk_ratio"``, ``"odds_ratio"``,
+        ``"hazard_ratio"``, ``"mean_difference"`` and ``"risk_difference"`` (as
+        :func:`estimate_effect` reports them) are accepted too. ``"RD"``: the
+        population-standardised risk difference of Ding & VanderWeele (2016), which
+        needs ``counts`` or ``risks`` and ``n``.
     rare : bool, optional
         Required for ``"OR"`` and ``"HR"``: whether the outcome is rare (below about 15%
         at the end of follow-up). A rare-outcome OR or HR is used as a risk ratio; a
@@ -250,9 +286,7 @@ def e_value(
     >>> round(rd.rr, 4), round(rd.e_value, 2)  # with true = 0, B is the risk ratio
     (10.7298, 20.95)
     """
-    if not isinstance(measure, str) or measure.upper() not in (*_MEASURES, "RD"):
-        raise ValueError(f"measure must be one of {[*_MEASURES, 'RD']}, got {measure!r}")
-    measure = measure.upper()
+    measure = canonical_measure(measure, (*_MEASURES, "RD"))
     if measure == "RD":
         return _e_value_rd(estimate, lower, upper, rare, sd, se, true, counts, risks, n, alpha)
     for name, v in (("counts", counts), ("risks", risks), ("n", n), ("alpha", alpha)):

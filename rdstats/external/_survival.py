@@ -77,6 +77,25 @@ def survival_data(
     return data, tm, ev, t, w
 
 
+def check_events(ev: NDArray[Any], t: NDArray[Any], event: str, treatment: str) -> None:
+    """A clear error when there are no events, or an arm has none: the Cox partial
+    likelihood is then flat or monotone (its maximum is at a hazard ratio of 0 or
+    infinity), so the hazard ratio is not estimable."""
+    if not np.any(ev == 1):
+        raise ValueError(
+            f"event column {event!r} has no events (1s) among the rows with positive weight: "
+            "the hazard ratio is not estimable"
+        )
+    for g, name in _GROUPS:
+        if not np.any(ev[t == g] == 1):
+            raise ValueError(
+                f"event column {event!r} has no events in the {name} group ({treatment!r} == "
+                f"{g}): the Cox partial likelihood is monotone and the hazard ratio is not "
+                "estimable (its estimate tends to 0 or infinity); report the event counts, "
+                "or compare restricted mean survival times (rmst_difference)"
+            )
+
+
 @dataclass(frozen=True)
 class WeightedKM:
     """Per-group weighted Kaplan-Meier fits (see :func:`weighted_km`).
@@ -291,6 +310,14 @@ def weighted_cox(
     -------
     CoxEstimate
 
+    Raises
+    ------
+    ValueError
+        On invalid data; when there are no events or an arm has none (monotone
+        likelihood: the hazard ratio is not estimable); when lifelines' Newton-Raphson
+        does not converge (its ConvergenceWarning or ConvergenceError, as from a
+        covariate that separates events from non-events).
+
     References
     ----------
     Lin DY, Wei LJ (1989). The robust inference for the Cox proportional hazards model.
@@ -322,21 +349,34 @@ def weighted_cox(
     if c is not None:
         frame["_cluster"] = c
     frame = frame[frame["_w"] > 0].reset_index(drop=True)
+    check_events(frame["_event"].to_numpy(), frame[treatment].to_numpy(), event, treatment)
     # The HR and its robust SE do not depend on the scale of the weights, but lifelines'
     # stopping rule does (it looks at the size of the log-likelihood): mean-one weights
     # and a tight tolerance make the fit reproduce coxph whatever the scale.
     frame["_w"] = frame["_w"] / frame["_w"].mean()
     cph = CoxPHFitter(alpha=1 - float(level))
-    with quiet():
-        cph.fit(
-            frame,
-            duration_col="_time",
-            event_col="_event",
-            weights_col="_w",
-            robust=True,
-            cluster_col="_cluster" if c is not None else None,
-            fit_options={"precision": 1e-10},
-        )
+    from lifelines.exceptions import ConvergenceError, ConvergenceWarning
+
+    try:
+        with quiet(), warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            cph.fit(
+                frame,
+                duration_col="_time",
+                event_col="_event",
+                weights_col="_w",
+                robust=True,
+                cluster_col="_cluster" if c is not None else None,
+                fit_options={"precision": 1e-10},
+            )
+    except (ConvergenceWarning, ConvergenceError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(
+            "the weighted Cox model did not converge (lifelines: "
+            f"{first}); a covariate or the treatment {treatment!r} may (almost) determine "
+            f"who has an event in {event!r} (monotone likelihood), or covariates are "
+            "collinear: the hazard ratios are not estimable"
+        ) from exc
     z = float(stats.norm.ppf(0.5 + float(level) / 2))
     params = cph.params_
     ses = cph.standard_errors_
@@ -427,6 +467,11 @@ def logrank(
     -------
     LogrankResult
 
+    Raises
+    ------
+    ValueError
+        On invalid data or when there are no events.
+
     References
     ----------
     Xie J, Liu C (2005). Adjusted Kaplan-Meier estimator and log-rank test with inverse
@@ -444,6 +489,11 @@ def logrank(
 
     data, tm, ev, t, w = survival_data(data, time, event, treatment, weights)
     a, b = (t == 1) & (w > 0), (t == 0) & (w > 0)
+    if not ev[a | b].any():
+        raise ValueError(
+            f"event column {event!r} has no events (1s) among the rows with positive "
+            "weight: the log-rank test needs at least one event"
+        )
     kw = {} if weights is None else {"weights_A": w[a], "weights_B": w[b]}
     with quiet():
         res = logrank_test(tm[a], tm[b], ev[a], ev[b], **kw)

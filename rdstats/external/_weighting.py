@@ -25,7 +25,33 @@ _ESTIMANDS = ("ATT", "ATE", "ATO")
 
 
 def effective_sample_size(weights: NDArray[np.float64]) -> float:
-    """Kish's effective sample size ``(sum w)^2 / sum w^2``."""
+    """Kish's effective sample size ``(sum w)^2 / sum w^2``.
+
+    The number of equally weighted units that would give a weighted mean the same
+    variance (for independent units of equal variance); it equals the number of units
+    with positive weight when those weights are equal, and is 0 when all weights are 0.
+
+    Parameters
+    ----------
+    weights : array-like
+        Non-negative weights of one group.
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    Kish L (1965). Survey Sampling. New York: Wiley (section 11.7).
+
+    Examples
+    --------
+    >>> from rdstats.external._weighting import effective_sample_size
+    >>> effective_sample_size([1.0, 1.0, 1.0, 1.0])
+    4.0
+    >>> round(effective_sample_size([1.0, 1.0, 2.0, 4.0]), 4)  # 8^2 / 22
+    2.9091
+    """
     w = np.asarray(weights, dtype=float)
     s2 = float(np.sum(w**2))
     return float(np.sum(w) ** 2 / s2) if s2 > 0 else 0.0

@@ -186,3 +186,24 @@ def test_lalonde_r_balance(case: dict) -> None:
                 assert np.isnan(got)
             else:
                 assert got == pytest.approx(value, abs=tol), (row, stat)
+
+
+def test_zero_standardising_sd_falls_back_to_pooled_never_inf() -> None:
+    d = lalonde().copy()
+    t = d["treat"].to_numpy() == 1
+    d["tc"] = np.where(t, 0.0, d["age"])  # constant among the treated (ATT SD = 0)
+    d["const"] = 1.0
+    d["split"] = t.astype(float) * 5.0  # constant within each group, different means
+    tab = balance(d, "treat", ["tc", "const", "split", "age"], weights=np.ones(len(d)))
+    smd = tab[["smd_un", "smd_adj"]].to_numpy(dtype=float)
+    assert not np.isinf(smd).any()
+    pooled = np.sqrt(np.var(d.loc[~t, "age"], ddof=1) / 2)
+    assert tab.loc["tc", "smd_un"] == pytest.approx(-d.loc[~t, "age"].mean() / pooled)
+    assert tab.loc["tc", "sd_fallback"]
+    assert not tab.loc["age", "sd_fallback"] and not tab.loc["const", "sd_fallback"]
+    assert tab.loc["const", "smd_un"] == 0.0
+    assert np.isnan(tab.loc["split", "smd_un"]) and not tab.loc["split", "sd_fallback"]
+    assert tab.loc["split", "ecdf_max_un"] == pytest.approx(1.0)
+    # with a positive ATT SD nothing changes
+    ref = balance(d, "treat", ["age"])
+    assert tab.loc["age", "smd_un"] == ref.loc["age", "smd_un"]

@@ -239,3 +239,80 @@ def test_bad_input() -> None:
         estimate_effect(df.assign(y=df.y.where(df.index != 1)), "y", "t")
     with pytest.raises(TypeError, match="DataFrame"):
         estimate_effect(df.to_dict(), "y", "t")  # type: ignore[arg-type]
+
+
+def test_one_patient_per_group_is_a_clear_error() -> None:
+    # HC1 divides by n - k: with n = k = 2 this was a ZeroDivisionError
+    d = pd.DataFrame({"t": [1, 0], "y": [1.0, 2.0]})
+    for ci in ("robust", "model", "bootstrap"):
+        with pytest.raises(ValueError, match="more patients with positive weight than the 2"):
+            estimate_effect(d, "y", "t", ci=ci, n_boot=20, rng=1)
+    d3 = pd.DataFrame({"t": [1, 0, 0], "y": [1.0, 2.0, 3.0]})
+    assert np.isfinite(estimate_effect(d3, "y", "t").se)
+    # zero-weight rows do not count
+    with pytest.raises(ValueError, match="got 2"):
+        estimate_effect(d3, "y", "t", weights=[1.0, 1.0, 0.0])
+
+
+def test_clusters_must_outnumber_parameters() -> None:
+    d = pd.DataFrame({"t": [1, 0, 1, 0], "y": [1.0, 2.0, 3.0, 5.0], "c": [0, 0, 1, 1]})
+    for ci in ("robust", "bootstrap"):
+        with pytest.raises(ValueError, match=r"more matched sets.*got 2"):
+            estimate_effect(d, "y", "t", cluster="c", ci=ci, n_boot=20, rng=1)
+
+
+def _rare(n1: int, e1: int, n0: int, e0: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "t": np.r_[np.ones(n1, int), np.zeros(n0, int)],
+            "y": np.r_[np.ones(e1), np.zeros(n1 - e1), np.ones(e0), np.zeros(n0 - e0)],
+        }
+    )
+
+
+def test_bootstrap_reports_usable_replicates_and_warns() -> None:
+    d = _rare(30, 2, 30, 10)  # about (28/30)^30 = 13% of resamples have no treated event
+    with pytest.warns(UserWarning, match=r"of 400 bootstrap replicates gave a non-finite"):
+        est = estimate_effect(d, "y", "t", measure="risk_ratio", ci="bootstrap", n_boot=400, rng=2)
+    assert est.n_boot == 400
+    assert est.n_boot_used is not None and 300 < est.n_boot_used < 400
+    assert est.to_dict()["n_boot_used"] == est.n_boot_used
+    md = estimate_effect(d, "y", "t", ci="bootstrap", n_boot=100, rng=2)
+    assert md.n_boot_used == 100
+
+
+def test_bootstrap_with_too_few_usable_replicates_is_an_error() -> None:
+    d = _rare(40, 1, 40, 1)  # about 1 - (1 - 0.37)^2 = 60% of resamples unusable
+    with pytest.raises(ValueError, match=r"only \d+ of 400 bootstrap replicates give a finite"):
+        estimate_effect(d, "y", "t", measure="risk_ratio", ci="bootstrap", n_boot=400, rng=2)
+
+
+def test_bootstrap_records_fresh_entropy() -> None:
+    from rdstats.simulate._streams import seed_from_record
+
+    d = _small()
+    a = estimate_effect(d, "y", "t", weights="w", ci="bootstrap", n_boot=50)
+    seed = a.provenance["seed"]
+    assert seed is not None and "entropy" in seed
+    json.dumps(a.to_dict())
+    b = estimate_effect(
+        d, "y", "t", weights="w", ci="bootstrap", n_boot=50, rng=seed_from_record(seed)
+    )
+    assert (b.se, b.ci_lower, b.ci_upper) == (a.se, a.ci_lower, a.ci_upper)
+    c = estimate_effect(d, "y", "t", weights="w", ci="bootstrap", n_boot=50, rng=7)
+    assert c.provenance["seed"]["entropy"] == "7"
+
+
+@pytest.mark.parametrize(
+    ("short", "long", "outcome"),
+    [
+        ("MD", "mean_difference", "y"),
+        ("RD", "risk_difference", "b"),
+        ("rr", "risk_ratio", "b"),
+        ("OR", "odds_ratio", "b"),
+    ],
+)
+def test_short_measure_names(short: str, long: str, outcome: str) -> None:
+    a = estimate_effect(_SMALL, outcome, "t", measure=short)  # type: ignore[arg-type]
+    b = estimate_effect(_SMALL, outcome, "t", measure=long)  # type: ignore[arg-type]
+    assert a.measure == long and a.estimate == b.estimate and a.se == b.se

@@ -358,3 +358,18 @@ def test_bad_input() -> None:
     assert res.summary().loc["Matched", "control"] == 429
     with pytest.raises(TypeError, match="DataFrame"):
         match(df.to_numpy(), "treat", COV)
+
+
+def test_no_match_message_names_only_what_was_requested() -> None:
+    tiny = pd.DataFrame(
+        {"t": [1, 1, 0, 0, 0], "x": [0.9, 0.8, 0.1, 0.2, 0.3], "g": ["a", "a", "b", "b", "b"]}
+    )
+    with pytest.raises(ValueError, match="no focal unit could be matched") as caliper_only:
+        match(tiny, "t", "x", distance=tiny["x"].to_numpy(), caliper=0.01)
+    msg = str(caliper_only.value)
+    assert "caliper (0.01 SD" in msg and "exact" not in msg and "None" not in msg
+    with pytest.raises(ValueError, match="no focal unit could be matched") as exact_only:
+        match(tiny, "t", "x", distance=tiny["x"].to_numpy(), exact="g")
+    msg = str(exact_only.value)
+    assert "exact-matching strata of ['g']" in msg and "caliper" not in msg
+    assert "None" not in msg

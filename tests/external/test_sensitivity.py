@@ -381,3 +381,31 @@ def test_bias_adjust_bad_input(kwargs: dict[str, Any], match: str) -> None:
     kwargs.setdefault("prevalence_treated", 0.5)
     with pytest.raises(ValueError, match=match):
         bias_adjust(1.5, 0.2, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("short", "long", "kwargs"),
+    [
+        ("RR", "risk_ratio", {"estimate": 2.0, "lower": 1.2, "upper": 3.0}),
+        ("OR", "odds_ratio", {"estimate": 2.0, "rare": False}),
+        ("HR", "hazard_ratio", {"estimate": 0.7, "lower": 0.5, "upper": 0.98, "rare": True}),
+        ("MD", "mean_difference", {"estimate": 2.0, "sd": 4.0, "se": 0.5}),
+        ("RD", "risk_difference", {"counts": (10, 20, 5, 25)}),
+    ],
+)
+def test_e_value_accepts_both_measure_spellings(
+    short: str, long: str, kwargs: dict[str, Any]
+) -> None:
+    a = e_value(measure=short, **kwargs)
+    b = e_value(measure=long, **kwargs)
+    c = e_value(measure=long.upper(), **kwargs)
+    assert a.measure == b.measure == c.measure == short
+    assert (a.e_value, a.e_value_ci) == (b.e_value, b.e_value_ci)
+
+
+def test_canonical_measure_message_lists_both_spellings() -> None:
+    from rdstats.external._sensitivity import canonical_measure
+
+    assert canonical_measure("Risk-Ratio", ["RR"]) == "RR"
+    with pytest.raises(ValueError, match=r"'MD' \('mean_difference'\).*got 'odds_ratio'"):
+        canonical_measure("odds_ratio", ["MD", "RR", "HR"])

@@ -197,3 +197,47 @@ def test_monte_carlo_cox_coverage() -> None:
         cox = weighted_cox(df, "time", "ev", "t", weights=w)
         hits += cox.ci_lower <= 0.6 <= cox.ci_upper
     assert hits / reps >= 0.90
+
+
+def _arms(seed: int = 3, n: int = 40) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "t": np.r_[np.ones(n // 2, int), np.zeros(n // 2, int)],
+            "time": rng.exponential(5, n) + 0.1,
+            "event": rng.integers(0, 2, n),
+            "z": rng.normal(size=n),
+        }
+    )
+
+
+def test_cox_and_logrank_without_events_are_clear_errors() -> None:
+    d = _arms().assign(event=0)
+    with pytest.raises(ValueError, match="event column 'event' has no events"):
+        weighted_cox(d, "time", "event", "t")
+    with pytest.raises(ValueError, match="event column 'event' has no events"):
+        logrank(d, "time", "event", "t")
+    # events only in rows of weight 0 count as none
+    d = _arms()
+    w = np.where(d["event"] == 1, 0.0, 1.0)
+    with pytest.raises(ValueError, match="no events"):
+        logrank(d, "time", "event", "t", weights=w)
+
+
+@pytest.mark.parametrize("arm", [0, 1])
+def test_cox_with_events_in_one_arm_only_is_not_estimable(arm: int) -> None:
+    # monotone partial likelihood: lifelines returned HR 1.5e9 with a small SE
+    d = _arms()
+    d["event"] = (d["t"] == arm).astype(int)
+    other = "control" if arm == 1 else "treated"
+    with pytest.raises(ValueError, match=f"no events in the {other} group"):
+        weighted_cox(d, "time", "event", "t")
+    # the log-rank test is still defined
+    assert 0 <= logrank(d, "time", "event", "t").p_value < 0.05
+
+
+def test_cox_non_convergence_is_a_clear_error() -> None:
+    d = _arms()
+    d["sep"] = d["event"].astype(float)  # a covariate that determines who has an event
+    with pytest.raises(ValueError, match=r"did not converge.*monotone likelihood"):
+        weighted_cox(d, "time", "event", "t", covariates="sep")
