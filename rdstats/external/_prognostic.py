@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from rdstats._provenance import provenance
 from rdstats.external._data import check_frame, covariate_matrix
+from rdstats.external._ps_models import separated_lp
 
 __all__ = ["PrognosticModel", "prognostic_model"]
 
@@ -259,7 +260,10 @@ def prognostic_model(
         if not set(np.unique(y).tolist()) <= {0.0, 1.0}:
             raise ValueError(f"outcome {outcome!r} must be 0/1 for model='logistic'")
         res = sm.GLM(y, exog, family=sm.families.Binomial()).fit(maxiter=100, tol=1e-12)
-        if not np.all(np.isfinite(res.bse)) or np.max(np.abs(res.fittedvalues - 0.5)) > 0.5 - 1e-9:
+        extreme = np.max(np.abs(res.fittedvalues - 0.5)) > 0.5 - 1e-9
+        if not np.all(np.isfinite(res.bse)) or (
+            extreme and separated_lp(y.astype(np.int64), pd.DataFrame(exog))
+        ):
             raise ValueError(
                 "perfect or quasi-perfect separation in the logistic prognostic model: fitted "
                 "probabilities of 0 or 1"

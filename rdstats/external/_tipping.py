@@ -24,6 +24,7 @@ from scipy.special import ndtri
 
 from rdstats._provenance import provenance
 from rdstats._validation import as_float_array, real_number
+from rdstats.external._sensitivity import canonical_measure
 
 __all__ = ["TippingPointResult", "tipping_point"]
 
@@ -31,9 +32,7 @@ _MEASURES = ("MD", "RR", "HR")
 
 
 def _measure(measure: Any) -> str:
-    if not isinstance(measure, str) or measure.upper() not in _MEASURES:
-        raise ValueError(f"measure must be one of {list(_MEASURES)}, got {measure!r}")
-    return measure.upper()
+    return canonical_measure(measure, _MEASURES)
 
 
 def _bias(measure: str, effect: Any, p1: Any, p0: Any) -> Any:
