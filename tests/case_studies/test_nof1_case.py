@@ -216,3 +216,30 @@ def test_readme_several_changes_table() -> None:
         assert set(table) == set(expected)
         for quantity, cells in table.items():
             _check(cells[col], expected[quantity], f"{name}: {quantity}")
+
+
+def test_coal_posterior_from_scratch(coal: dict[str, JumpResult]) -> None:
+    """The README's claim: the coal change-year posterior and Bayes factor written out with
+    gamma-function marginals (Ga(1, years / disasters) rates) equal the library's."""
+    assert "agree with the library to rounding error" in README
+    from scipy.special import gammaln
+
+    res = coal["level only (default)"]
+    y = load_coal()["disasters"].to_numpy(dtype=float)
+    n = y.size
+    a, b = 1.0, n / y.sum()
+
+    def log_segment(total: float, years: float) -> float:
+        return float(
+            a * np.log(b) - gammaln(a) + gammaln(a + total) - (a + total) * np.log(b + years)
+        )
+
+    log_m = np.array(
+        [log_segment(y[:j].sum(), j) + log_segment(y[j:].sum(), n - j) for j in range(1, n)]
+    )
+    post = np.exp(log_m - log_m.max())
+    post /= post.sum()
+    ours = (res.change_time_posterior / res.prob_change).to_numpy()
+    np.testing.assert_allclose(post, ours, rtol=0, atol=1e-12)
+    log_bf = np.log(np.mean(np.exp(log_m - log_m.max()))) + log_m.max() - log_segment(y.sum(), n)
+    assert log_bf == pytest.approx(np.log(res.bayes_factor), rel=1e-10)
