@@ -16,7 +16,7 @@ from scipy import special
 from rdstats._validation import real_number
 from rdstats.nof1._components import RatioComponents
 from rdstats.nof1._detect import detect_jump
-from rdstats.nof1._families import _RHO
+from rdstats.nof1._families import _RHO, slope_prior_variance
 from rdstats.nof1._inputs import check_options, min_visits
 from rdstats.nof1._normal_kernel import normal_fit
 from rdstats.nof1._prior import change_time_prior
@@ -53,6 +53,12 @@ def _normal_chunk(y: Array, times: Array, o: dict[str, Any]) -> tuple[Array, Arr
         v_delta=o["v_delta"],
         v_gamma=o["v_gamma"],
     )
+    if fit.degenerate.any():
+        k = int(np.flatnonzero(fit.degenerate)[0])
+        raise ValueError(
+            f"series {k} has no residual variation after fitting the level"
+            f"{' and trend' if o['trend'] else ''}; the normal model needs noise"
+        )
     log_gp = np.full(rho.size, -math.log(rho.size))
     w = _weights(fit.log_m_change, fit.log_m_null, log_gp, o["prior"], o["prob_change"])
     cols = np.flatnonzero(o["after"][1:]) + 1  # candidates at or after the start
@@ -136,7 +142,7 @@ def jump_kernel(y: Array, times: Array, start: float | None, **settings: Any) ->
         "prior": prior,
         "unit": unit,
         "v_delta": sd**2,
-        "v_gamma": (sd / span if ssd is None else float(ssd)) ** 2,
+        "v_gamma": slope_prior_variance(sd, None if ssd is None else float(ssd), span),
         "mcid": float(mcid),
         "after": (times >= start) if start is not None else np.ones(times.size, dtype=bool),
     }

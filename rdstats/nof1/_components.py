@@ -84,6 +84,15 @@ class RatioComponents:
                 np.inf,
             )
 
+    def log_mean(self) -> Array:
+        """``E[log R]`` (finite even when ``E[R]`` is not)."""
+        return np.asarray(
+            special.digamma(self.a_post)
+            - np.log(self.b_post)
+            - special.digamma(self.a_pre)
+            + np.log(self.b_pre)
+        )
+
     def var(self) -> Array:
         m = self.mean()
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -2,7 +2,13 @@
 parameter, in one common form (:class:`ChangeFit`).
 
 * normal: :func:`rdstats.nof1._normal_kernel.normal_fit`, the grid is the AR(1)
-  coefficient (one point ``rho = 0`` without ``ar1``); uniform prior on (0, 1).
+  coefficient (one point ``rho = 0`` without ``ar1``); uniform prior on (0, 1). With
+  ``jump_prior="cauchy"`` the grid also runs over the scale ``g`` of the jump prior,
+  ``delta | sigma, g ~ N(0, g v sigma^2)`` with ``g ~ InvGamma(1/2, 1/2)``, i.e. a Cauchy
+  prior of scale ``sqrt(v) sigma`` on the jump (Zellner & Siow 1980; Liang et al. 2008),
+  integrated by 16-point Gauss-Legendre quadrature in the distribution function of ``g``
+  (Bayes factors accurate to about 1e-4 relative): large jumps are not shrunk by a fixed
+  fraction, at 16 times the cost.
 * poisson: gamma priors ``Ga(a, b)`` on the pre- and post-change rates (``a = 1`` and
   ``b`` such that the prior mean is the overall rate); with ``trend`` a log-linear
   natural-history trend ``exp(beta (t - tbar))`` common to both segments, integrated over
@@ -43,7 +49,7 @@ from rdstats.nof1._normal_kernel import normal_fit
 
 Array = NDArray[np.float64]
 
-__all__ = ["ChangeFit", "fit_normal", "fit_ordinal", "fit_poisson"]
+__all__ = ["ChangeFit", "fit_normal", "fit_ordinal", "fit_poisson", "slope_prior_variance"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,19 @@ class ChangeFit:
 
 
 _RHO = (np.arange(50) + 0.5) / 50  # midpoints of 50 cells of (0, 1)
+# g ~ InvGamma(1/2, 1/2) by 16-point Gauss-Legendre in its distribution function: the
+# integrand (the marginal likelihood) is smooth in the probability scale, including the
+# heavy right tail where it falls like g^(-1/2)
+_P, _WP = np.polynomial.legendre.leggauss(16)
+_G_NODES = 0.5 / special.gammainccinv(0.5, (_P + 1.0) / 2.0)
+_G_LOGW = np.log(_WP / 2.0)
+
+
+def slope_prior_variance(jump_prior_sd: float, slope_prior_sd: float | None, span: float) -> float:
+    """Prior variance (residual SDs per time unit, squared) of the slope change: by default
+    a slope change that accumulates to one jump-prior SD over a quarter of the span."""
+    sd = 4.0 * jump_prior_sd / span if slope_prior_sd is None else slope_prior_sd
+    return float(sd**2)
 
 
 def fit_normal(
@@ -75,8 +94,16 @@ def fit_normal(
     unit: float,
     v_delta: float,
     v_gamma: float,
+    jump_prior: str = "normal",
 ) -> ChangeFit:
-    rho = _RHO if ar1 else np.zeros(1)
+    rho1 = _RHO if ar1 else np.zeros(1)
+    log_rho_w = np.full(rho1.size, -np.log(rho1.size))
+    if jump_prior == "cauchy":  # delta | sigma, g ~ N(0, g v sigma^2), g ~ IG(1/2, 1/2)
+        rho = np.repeat(rho1, _G_NODES.size)
+        v = np.tile(v_delta * _G_NODES, rho1.size)
+        log_gp = np.repeat(log_rho_w, _G_NODES.size) + np.tile(_G_LOGW, rho1.size)
+    else:
+        rho, v, log_gp = rho1, np.full(1, v_delta), log_rho_w
     fit = normal_fit(
         y[None, :],
         times,
@@ -84,16 +111,22 @@ def fit_normal(
         slope=slope,
         rho=rho,
         unit=unit,
-        v_delta=v_delta,
+        v_delta=v,
         v_gamma=v_gamma,
     )
+    if fit.degenerate[0]:
+        what = "level and trend" if trend else "level"
+        raise ValueError(
+            f"y has no residual variation after fitting the {what} (an exact "
+            f"{'straight line' if trend else 'constant'}); the normal model needs noise"
+        )
     loc = fit.coef_mean[0, ..., 0]
     scale = np.sqrt(fit.coef_scale[0, ..., 0, 0])
     joint = (fit.coef_mean[0], fit.coef_scale[0], float(fit.nu)) if slope else None
     return ChangeFit(
         log_m_change=fit.log_m_change[0],
         log_m_null=fit.log_m_null[0],
-        log_grid_prior=np.full(rho.size, -np.log(rho.size)),
+        log_grid_prior=log_gp,
         grid=rho,
         grid_name="rho" if ar1 else None,
         components=TComponents(loc, scale, float(fit.nu)),

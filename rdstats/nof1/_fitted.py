@@ -29,7 +29,12 @@ def fitted_path(res: Any, g: int, j: int) -> Array:
     cols = [np.ones(n)] + ([t - t.mean()] if opt["trend"] else [])
     lam = [0.0] * len(cols)
     cols.append(after.astype(float))
-    lam.append(1.0 / opt["v_delta"])
+    v_delta = opt["v_delta"]
+    if opt.get("jump_prior") == "cauchy":  # the grid runs over (rho, g): g of this point
+        from rdstats.nof1._families import _G_NODES
+
+        v_delta = v_delta * _G_NODES[g % _G_NODES.size]
+    lam.append(1.0 / v_delta)
     if opt["slope"]:
         cols.append(np.where(after, t - t[j], 0.0))
         lam.append(1.0 / opt["v_gamma"])

@@ -13,7 +13,7 @@ from rdstats._validation import real_number
 
 Array = NDArray[np.float64]
 
-__all__ = ["Series", "check_series", "min_visits"]
+__all__ = ["Series", "check_model", "check_options", "check_priors", "check_series", "min_visits"]
 
 FAMILIES = ("normal", "poisson", "ordinal")
 DIRECTIONS = ("increase", "decrease")
@@ -123,9 +123,12 @@ def _score_range(score_range: Any) -> tuple[int, int]:
     if score_range is None:
         raise ValueError("family='ordinal' needs score_range=(lowest, highest), e.g. (1, 9)")
     try:
-        lo, hi = (int(v) for v in score_range)
+        vals = [float(v) for v in score_range]
     except (TypeError, ValueError) as exc:
         raise ValueError(f"score_range must be two integers (lo, hi), got {score_range!r}") from exc
+    if len(vals) != 2 or any(v != round(v) for v in vals):
+        raise ValueError(f"score_range must be two integers (lo, hi), got {score_range!r}")
+    lo, hi = (int(v) for v in vals)
     if not hi > lo:
         raise ValueError(f"score_range must have hi > lo, got {score_range!r}")
     return lo, hi
@@ -139,10 +142,14 @@ def check_options(
     m = None
     if mcid is not None:
         m = real_number(mcid, "mcid")
-        if family == "poisson" and not m > 0:
-            raise ValueError(
-                f"mcid is a rate ratio for family='poisson' and must be > 0, got {mcid!r}"
-            )
+        if family == "poisson":
+            ok = m >= 1 if direction == "increase" else 0 < m <= 1
+            if not ok:
+                want = ">= 1" if direction == "increase" else "in (0, 1]"
+                raise ValueError(
+                    f"mcid is a rate ratio for family='poisson'; with direction={direction!r} "
+                    f"it must be {want} (a beneficial change), got {mcid!r}"
+                )
         if family != "poisson" and m < 0:
             raise ValueError(
                 f"mcid is the size of a clinically meaningful jump (>= 0; direction gives the "
@@ -160,3 +167,52 @@ def check_options(
     if not 0 < lev < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     return m, lag, p, lev
+
+
+def check_model(
+    family: str,
+    *,
+    trend: bool,
+    ar1: bool,
+    slope: bool,
+    ordinal_model: str,
+    score_range: Any,
+    exposure: Any,
+    name: str = "",
+) -> None:
+    """Settings that must agree with the family (``name`` labels an outcome)."""
+    where = f" (outcome {name!r})" if name else ""
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}{where}")
+    if ar1 and family != "normal":
+        raise ValueError(f"ar1=True is available for family='normal' only, got {family!r}{where}")
+    if slope and family != "normal":
+        raise ValueError(f"slope=True is available for family='normal' only, got {family!r}{where}")
+    if trend and family == "ordinal":
+        raise ValueError(f"trend=True is not available for family='ordinal'{where}")
+    if ordinal_model not in ("categorical", "binomial"):
+        raise ValueError(
+            f"ordinal_model must be 'categorical' or 'binomial', got {ordinal_model!r}"
+        )
+    if score_range is not None and family != "ordinal":
+        raise ValueError(f"score_range applies to family='ordinal' only, got {family!r}{where}")
+    if exposure is not None and family != "poisson":
+        raise ValueError(f"exposure applies to family='poisson' only, got {family!r}{where}")
+
+
+def check_priors(
+    off_window: Any, jump_prior_sd: Any, slope_prior_sd: Any
+) -> tuple[float, float, float | None]:
+    """The change-time prior's leak and the normal jump and slope prior scales."""
+    off = real_number(off_window, "off_window")
+    if not 0 <= off < 1:
+        raise ValueError(f"off_window must be in [0, 1), got {off_window!r}")
+    sd = real_number(jump_prior_sd, "jump_prior_sd")
+    if not sd > 0:
+        raise ValueError(f"jump_prior_sd must be positive, got {jump_prior_sd!r}")
+    ssd = None
+    if slope_prior_sd is not None:
+        ssd = real_number(slope_prior_sd, "slope_prior_sd")
+        if not ssd > 0:
+            raise ValueError(f"slope_prior_sd must be positive, got {slope_prior_sd!r}")
+    return off, sd, ssd

@@ -5,6 +5,7 @@ likelihoods multiply; each outcome keeps its own jump, and the probability that 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from scipy import special
 from rdstats._provenance import provenance
 from rdstats._validation import readonly, real_number
 from rdstats.nof1._detect import _unit, fit_series, posterior_weights
-from rdstats.nof1._inputs import check_options, check_series
+from rdstats.nof1._inputs import check_model, check_options, check_series
 from rdstats.nof1._prior import change_time_prior
 from rdstats.nof1._result import JumpResult
 
@@ -70,6 +71,11 @@ class MultiJumpResult:
     weights: Array
     level: float
     provenance: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def log_bayes_factor(self) -> float:
+        """Natural logarithm of the joint Bayes factor."""
+        return self.results[self.outcomes[0]].log_bayes_factor
 
     @property
     def change_time_posterior(self) -> pd.Series:
@@ -170,9 +176,12 @@ def detect_jump_multi(
     level: float,
     dropna: bool,
     ordinal_model: str = "categorical",
+    exposure: Any = None,
+    jump_prior: str = "normal",
 ) -> MultiJumpResult:
     """See :func:`rdstats.nof1.detect_jump` with ``outcomes``; per-outcome settings
-    (family, trend, ar1, slope, mcid, direction, score_range) may be dicts."""
+    (family, trend, ar1, slope, mcid, direction, score_range, exposure) may be dicts;
+    an exposure may be a column name."""
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"y must be a DataFrame when outcomes are given, got {type(data).__name__}")
     outs = [outcomes] if isinstance(outcomes, str) else list(outcomes)
@@ -189,7 +198,10 @@ def detect_jump_multi(
         t_all = np.asarray(data.index, dtype=float)
     else:
         t_all = np.asarray(times, dtype=float)
-    sub = data[outs].apply(pd.to_numeric, errors="coerce")
+    bad = [o for o in outs if not pd.api.types.is_numeric_dtype(data[o])]
+    if bad:
+        raise ValueError(f"outcomes {bad} are not numeric columns")
+    sub = data[outs].astype(float)
     keep = np.ones(len(data), dtype=bool)
     if dropna:
         keep = sub.notna().all(axis=1).to_numpy()
@@ -203,11 +215,34 @@ def detect_jump_multi(
             ("mcid", mcid),
             ("direction", direction),
             ("score_range", score_range),
+            ("exposure", exposure),
         )
     }
     fits, series, opts, checked = {}, {}, {}, {}
     for o in outs:
         fam = settings["family"][o]
+        check_model(
+            fam,
+            trend=bool(settings["trend"][o]),
+            ar1=bool(settings["ar1"][o]),
+            slope=bool(settings["slope"][o]),
+            ordinal_model=ordinal_model,
+            score_range=settings["score_range"][o],
+            exposure=settings["exposure"][o],
+            name=o,
+        )
+        expo = settings["exposure"][o]
+        if isinstance(expo, str):
+            if expo not in data.columns:
+                raise ValueError(f"exposure column {expo!r} is not in the data")
+            expo = data[expo].to_numpy(dtype=float)
+        if expo is not None:
+            expo = np.asarray(expo, dtype=float)
+            if expo.shape != (len(data),):
+                raise ValueError(
+                    f"exposure of outcome {o!r} must have one value per row ({len(data)})"
+                )
+            expo = expo[keep]
         checked[o] = check_options(
             settings["direction"][o], settings["mcid"][o], fam, max_lag, prob_change, level
         )
@@ -219,6 +254,7 @@ def detect_jump_multi(
             slope=bool(settings["slope"][o]),
             ar1=bool(settings["ar1"][o]),
             dropna=False,
+            exposure=expo,
             score_range=settings["score_range"][o],
             name=o,
         )
@@ -236,7 +272,7 @@ def detect_jump_multi(
         if change_prior is not None
         else ("anchored" if start is not None else "uniform")
     )
-    prior, label = change_time_prior(t, kind, start, lag, real_number(off_window, "off_window"))
+    prior, label = change_time_prior(t, kind, start, lag, off_window)
     lm_total = np.zeros(t.size)
     l0_total = 0.0
     for o in outs:
@@ -252,6 +288,7 @@ def detect_jump_multi(
             slope_prior_sd=slope_prior_sd,
             score_range=settings["score_range"][o],
             ordinal_model=ordinal_model,
+            jump_prior=jump_prior,
         )
         f = fits[o]
         lm_total = lm_total + special.logsumexp(f.log_m_change + f.log_grid_prior[:, None], axis=0)
@@ -281,7 +318,7 @@ def detect_jump_multi(
             treatment_start=start,
             level=lev,
             prob_change=p_change,
-            bayes_factor=float(np.exp(min(log_bf, 700.0))),
+            bayes_factor=float(np.exp(log_bf)) if log_bf < 709.0 else math.inf,
             prior=readonly(prior),
             prior_label=label,
             prior_prob_change=p,
@@ -297,7 +334,7 @@ def detect_jump_multi(
         times=readonly(t.copy()),
         treatment_start=start,
         prob_change=p_change,
-        bayes_factor=float(np.exp(min(log_bf, 700.0))),
+        bayes_factor=float(np.exp(log_bf)) if log_bf < 709.0 else math.inf,
         weights=readonly(w),
         level=lev,
         provenance=provenance(arguments=args),

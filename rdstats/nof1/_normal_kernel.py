@@ -74,6 +74,7 @@ class NormalFit:
     coef_scale: Array  # (B, G, n, q, q): scale matrix of the t (SSR/nu S^-1)
     null_level: Array  # (B, G, p0): nuisance posterior mean under no change
     nu: int
+    degenerate: NDArray[np.bool_]  # (B,): no residual variation after level (and trend)
 
 
 def normal_fit(
@@ -84,14 +85,22 @@ def normal_fit(
     slope: bool,
     rho: Array,
     unit: float,
-    v_delta: float,
+    v_delta: float | Array,
     v_gamma: float,
 ) -> NormalFit:
     """Log marginal likelihoods (up to a constant common to all models) and the posterior
     t parameters of the change coefficients, for every series in ``y`` (B, n), every
-    ``rho`` and every candidate change visit."""
+    ``rho`` and every candidate change visit. ``v_delta`` may hold one jump-prior
+    variance per value of ``rho`` (a grid over both)."""
     y = np.atleast_2d(np.asarray(y, dtype=float))
     n = times.size
+    v_d = np.broadcast_to(np.asarray(v_delta, dtype=float), rho.shape)  # per grid value
+    # the model is affine invariant: work with standardised outcomes (accuracy for large
+    # offsets) and scale the change coefficients back at the end
+    centre = y.mean(axis=1, keepdims=True)
+    spread = y.std(axis=1, keepdims=True)
+    spread = np.where(spread > 0, spread, 1.0)
+    y = (y - centre) / spread
     phi, c = whitening(times, rho, unit)
     log_l = -np.sum(np.log(c[:, 1:]), axis=1)  # (G,) log|L|
     tc = times - times.mean()
@@ -129,6 +138,8 @@ def normal_fit(
     yy = np.einsum("bgn,bgn->bg", ys, ys)
     q0 = np.einsum("bgp,gpq,bgq->bg", b0, a_inv, b0)
     ssr0 = yy - q0
+    degenerate = np.any(ssr0 <= 1e-12 * n, axis=1)
+    ssr0 = np.maximum(ssr0, 1e-300)  # degenerate series are flagged, not logged as NaN
     nu = n - p0
     log_m_null = -0.5 * log_det_a[None] + log_l[None] - 0.5 * nu * np.log(ssr0)
     null_level = np.einsum("gpq,bgq->bgp", a_inv, b0)
@@ -144,7 +155,7 @@ def normal_fit(
         if slope:
             B[:, :, k, 1] = slope_dot(col)
     r1[..., 0] = step_dot(ys)
-    C[..., 0, 0] = inv_c**2 + _rsum(u * u) + 1.0 / v_delta
+    C[..., 0, 0] = inv_c**2 + _rsum(u * u) + 1.0 / v_d[:, None]
     if slope:
         r1[..., 1] = slope_dot(ys)
         tt = times[None, :]
@@ -153,11 +164,12 @@ def normal_fit(
         )
         C[..., 0, 1] = C[..., 1, 0] = _rsum(u * tw) - tt * _rsum(u * u)
     S = C - np.einsum("gjpx,gpq,gjqz->gjxz", B, a_inv, B)
+    S[:, 0] = np.eye(q)  # j = 0 is not a candidate (its step is the intercept)
     r = r1 - np.einsum("gjpx,gpq,bgq->bgjx", B, a_inv, b0)
     if q == 1:
         s_inv = 1.0 / S
         log_det_s = np.log(S[..., 0, 0])
-        log_det_lam = -np.log(v_delta)
+        log_det_lam = -np.log(v_d)
     else:
         det_s = S[..., 0, 0] * S[..., 1, 1] - S[..., 0, 1] * S[..., 1, 0]
         s_inv = (
@@ -171,23 +183,26 @@ def normal_fit(
             / det_s[..., None, None]
         )
         log_det_s = np.log(det_s)
-        log_det_lam = -np.log(v_delta) - np.log(v_gamma)
+        log_det_lam = -np.log(v_d) - np.log(v_gamma)
     mean = np.einsum("gjxz,bgjz->bgjx", s_inv, r)
     ssr = ssr0[..., None] - np.einsum("bgjx,bgjx->bgj", r, mean)
     ssr = np.maximum(ssr, 1e-300)
     log_m = (
         log_m_null[..., None]
         - 0.5 * log_det_s[None]
-        + 0.5 * log_det_lam
+        + 0.5 * log_det_lam[None, :, None]
         - 0.5 * nu * (np.log(ssr) - np.log(ssr0)[..., None])
     )
     log_m[..., 0] = -np.inf  # the first visit cannot be post-change
     scale = (ssr / nu)[..., None, None] * s_inv[None]
+    sp = spread[:, :, None]  # (B, 1, 1)
+    jac = (n - p0) * np.log(spread)  # (B, 1): y = centre + spread z, flat nuisance priors
     return NormalFit(
-        log_m_change=log_m,
-        log_m_null=log_m_null,
-        coef_mean=mean,
-        coef_scale=scale,
-        null_level=null_level,
+        log_m_change=log_m - jac[..., None],
+        log_m_null=log_m_null - jac,
+        coef_mean=mean * sp[..., None],
+        coef_scale=scale * (sp**2)[..., None, None],
+        null_level=null_level * sp + np.where(np.arange(p0) == 0, centre[:, :, None], 0.0),
         nu=nu,
+        degenerate=degenerate,
     )

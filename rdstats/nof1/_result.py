@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from rdstats._validation import readonly, real_number
 from rdstats.nof1._families import ChangeFit
-from rdstats.nof1._mixture import mixture_cdf, mixture_quantile, sustained_probability
+from rdstats.nof1._mixture import active, mixture_cdf, mixture_quantile, sustained_probability
 
 Array = NDArray[np.float64]
 
@@ -37,7 +37,8 @@ class JumpResult:
         Posterior probability of a change anywhere in the series.
     bayes_factor : float
         Marginal likelihood of "one change" (averaged over the change-time prior) over
-        "no change".
+        "no change" (``inf`` beyond the floating-point range; see
+        :attr:`log_bayes_factor`).
     prior : ndarray
         Prior probabilities of the candidate change visits given a change.
     weights : ndarray
@@ -61,6 +62,11 @@ class JumpResult:
     fit: ChangeFit = field(repr=False)
     options: dict[str, Any] = field(repr=False)
     provenance: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def log_bayes_factor(self) -> float:
+        """Natural logarithm of :attr:`bayes_factor` (always finite)."""
+        return float(self.options["log_bayes_factor"])
 
     # -- change time ----------------------------------------------------------------------
     @property
@@ -95,11 +101,12 @@ class JumpResult:
         if self.fit.grid_name is None:
             return None
         null = self.options["null_weights"]
-        return pd.Series(
+        post = pd.Series(
             self.weights.sum(axis=1) + null,
             index=pd.Index(self.fit.grid, name=self.fit.grid_name),
             name="posterior",
         )
+        return post.groupby(level=0, sort=True).sum()  # (rho, g) grids: sum over g
 
     # -- jump -----------------------------------------------------------------------------
     def _mask(self, after_start: bool) -> Array:
@@ -122,22 +129,24 @@ class JumpResult:
     @property
     def jump(self) -> pd.Series:
         """Posterior of the jump given a change: mean, median and equal-tailed interval
-        (a rate ratio for counts, the score scale for ordinal outcomes)."""
-        c = self.fit.components
-        w = self.weights / self.weights.sum()
+        (a rate ratio for counts, the score scale for ordinal outcomes). The mean of a
+        rate ratio is infinite when a possible change leaves no events before it; counts
+        therefore also report the geometric mean ``exp(E[log ratio])``."""
+        c, w = active(self.fit.components, self.weights)
+        w = w / w.sum()
         cm = c.mean()
-        mean = float(np.sum(w[w > 0] * cm[w > 0])) if np.all(np.isfinite(cm[w > 0])) else math.inf
+        mean = float(np.sum(w * cm)) if np.all(np.isfinite(cm)) else math.inf
         lo, hi = (1 - self.level) / 2, (1 + self.level) / 2
-        return pd.Series(
-            {
-                "mean": mean,
-                "median": self.jump_quantile(0.5),
-                "lower": self.jump_quantile(lo),
-                "upper": self.jump_quantile(hi),
-                "level": self.level,
-            },
-            name="jump" if self.family != "poisson" else "rate_ratio",
+        out = {"mean": mean}
+        if self.family == "poisson":
+            out["geometric_mean"] = float(np.exp(np.sum(w * c.log_mean())))
+        out.update(
+            median=self.jump_quantile(0.5),
+            lower=self.jump_quantile(lo),
+            upper=self.jump_quantile(hi),
+            level=self.level,
         )
+        return pd.Series(out, name="jump" if self.family != "poisson" else "rate_ratio")
 
     def _threshold(self, mcid: float | None) -> float:
         m = self.mcid if mcid is None else real_number(mcid, "mcid")
@@ -198,7 +207,8 @@ class JumpResult:
 
     def summary(self) -> pd.DataFrame:
         """One-row table: P(change), Bayes factor, most probable change time and credible
-        set, jump mean and interval, and P(jump beyond MCID) when an MCID is set."""
+        set, jump mean (geometric mean of the rate ratio for counts) and interval, and
+        P(jump beyond MCID) when an MCID is set."""
         cs = self.credible_set()
         j = self.jump
         row: dict[str, Any] = {
@@ -207,7 +217,7 @@ class JumpResult:
             "map_change_time": self.map_change_time,
             "credible_set_from": float(cs.min()),
             "credible_set_to": float(cs.max()),
-            "jump_mean": j["mean"],
+            "jump_mean": j["geometric_mean"] if self.family == "poisson" else j["mean"],
             "jump_lower": j["lower"],
             "jump_upper": j["upper"],
         }
@@ -226,6 +236,7 @@ class JumpResult:
             "level": self.level,
             "prob_change": self.prob_change,
             "bayes_factor": self.bayes_factor,
+            "log_bayes_factor": self.log_bayes_factor,
             "prior": self.prior_label,
             "change_time_posterior": {str(k): float(v) for k, v in post.items()},
             "jump": {k: float(v) for k, v in self.jump.items()},

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import integrate
+from scipy import integrate, stats
 
 from rdstats.datasets import load_coal, load_nile
 from rdstats.nof1 import JumpResult, detect_jump
@@ -324,6 +324,62 @@ def test_known_jump_is_covered_at_nominal_rates() -> None:
     assert np.mean(ct) >= 0.9 - 4 * se
 
 
+def test_cauchy_jump_prior_is_the_normal_prior_mixed_over_its_scale() -> None:
+    """Zellner-Siow: the Bayes factor equals the normal-prior Bayes factor integrated over
+    g ~ InvGamma(1/2, 1/2) (adaptive quadrature in log g), to the documented 1e-4."""
+    y = np.array([1.2, 0.4, 0.9, 2.8, 3.1, 2.2, 2.9, 3.5])
+    res = detect_jump(y, change_prior="uniform", jump_prior="cauchy", jump_prior_sd=1.0)
+
+    def integrand(u: float) -> float:
+        g = math.exp(u)
+        bf = detect_jump(y, change_prior="uniform", jump_prior_sd=math.sqrt(g)).bayes_factor
+        return bf * stats.invgamma.pdf(g, 0.5, scale=0.5) * g
+
+    exact = integrate.quad(integrand, -25, 45, limit=400)[0]
+    assert res.bayes_factor == pytest.approx(exact, rel=1e-4)
+
+
+@pytest.mark.slow
+def test_cauchy_prior_covers_a_large_jump_after_few_visits() -> None:
+    """15 visits before and 3 after a known change of 6 SD: the normal prior (scaled by
+    sigma) shrinks the jump and undercovers; the Cauchy prior holds the 90% coverage."""
+    rng = np.random.default_rng(8)
+    prior = np.r_[np.zeros(14), 1.0, 0.0, 0.0]
+    cover = {"normal": [], "cauchy": []}
+    for _ in range(200):
+        y = 10.0 + rng.normal(size=18) + 6.0 * (np.arange(18) >= 15)
+        for jp in cover:
+            j = detect_jump(y, change_prior=prior, jump_prior=jp, level=0.9).jump
+            cover[jp].append(j["lower"] <= 6.0 <= j["upper"])
+    se = math.sqrt(0.09 / 200)
+    assert np.mean(cover["cauchy"]) == pytest.approx(0.9, abs=4 * se)
+    assert np.mean(cover["normal"]) < np.mean(cover["cauchy"])
+
+
+def test_large_offsets_and_degenerate_series() -> None:
+    rng = np.random.default_rng(3)
+    y = rng.normal(0, 0.5, 30) + (np.arange(30) >= 15) * 0.6
+    ref = detect_jump(y, trend=True).prob_change
+    for off in (1e6, 1e8, 1e10):
+        assert detect_jump(y + off, trend=True).prob_change == pytest.approx(ref, abs=1e-6)
+    with pytest.raises(ValueError, match="no residual variation after fitting the level and trend"):
+        detect_jump(2 * np.arange(12.0) + 1, trend=True, ar1=True)
+
+
+def test_count_jump_summary_is_finite() -> None:
+    rng = np.random.default_rng(0)
+    y = np.r_[0, rng.poisson(4, 19), rng.poisson(1.5, 20)]
+    res = detect_jump(y, family="poisson")
+    j = res.jump
+    assert math.isinf(j["mean"])  # a possible change after the first (zero) count
+    assert j["lower"] < j["geometric_mean"] < j["upper"]
+    assert res.summary()["jump_mean"].iloc[0] == j["geometric_mean"]
+    big = detect_jump(np.r_[rng.normal(0, 1, 50), rng.normal(100, 1, 50)])
+    assert math.log(big.bayes_factor) == pytest.approx(big.log_bayes_factor, rel=1e-12)
+    huge = detect_jump(np.r_[rng.normal(0, 1, 400), rng.normal(100, 1, 400)], jump_prior="cauchy")
+    assert math.isinf(huge.bayes_factor) and huge.log_bayes_factor > 709
+
+
 # -- several outcomes -------------------------------------------------------------------------
 def test_multi_outcome_reduces_to_single_and_poisson_binomial() -> None:
     rng = np.random.default_rng(5)
@@ -423,3 +479,39 @@ def test_bad_input() -> None:
         detect_jump(y).prob_jump_exceeds()
     with pytest.raises(ValueError, match="k must be a positive integer"):
         detect_jump(y, mcid=1).sustained(0)
+    with pytest.raises(ValueError, match="score_range must be two integers"):
+        detect_jump(np.r_[3, 5, 2, 4], family="ordinal", score_range=(1.5, 9))
+    with pytest.raises(ValueError, match="score_range applies to family='ordinal' only"):
+        detect_jump(y, score_range=(1, 9))
+    with pytest.raises(ValueError, match="exposure applies to family='poisson' only"):
+        detect_jump(y, exposure=np.ones(y.size))
+    with pytest.raises(ValueError, match=r"with direction='decrease' it must be in \(0, 1\]"):
+        detect_jump(np.r_[3, 1, 2, 4], family="poisson", direction="decrease", mcid=2)
+    with pytest.raises(ValueError, match="jump_prior must be 'normal' or 'cauchy'"):
+        detect_jump(y, jump_prior="t")
+
+
+def test_bad_input_several_outcomes() -> None:
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame(
+        {"a": rng.normal(size=20), "c": rng.poisson(3, 20), "s": rng.integers(1, 8, 20)}
+    )
+    kw = {"treatment_start": 10}
+    with pytest.raises(ValueError, match="off_window must be in"):
+        detect_jump(df, outcomes=["a"], off_window=1.5, **kw)
+    with pytest.raises(ValueError, match="jump_prior_sd must be positive"):
+        detect_jump(df, outcomes=["a"], jump_prior_sd=0, **kw)
+    with pytest.raises(ValueError, match="ar1=True is available for family='normal' only"):
+        detect_jump(df, outcomes=["c"], family="poisson", ar1=True, **kw)
+    with pytest.raises(ValueError, match="trend=True is not available for family='ordinal'"):
+        detect_jump(df, outcomes=["s"], family="ordinal", trend=True, score_range=(1, 7), **kw)
+    with pytest.raises(ValueError, match="ordinal_model must be"):
+        detect_jump(
+            df, outcomes=["s"], family="ordinal", score_range=(1, 7), ordinal_model="x", **kw
+        )
+    with pytest.raises(ValueError, match="not numeric columns"):
+        detect_jump(df.assign(a=["x"] * 20), outcomes=["a"], **kw)
+    expo = np.r_[np.ones(10), 2 * np.ones(10)]
+    joint = detect_jump(df.assign(e=expo), outcomes=["c"], family="poisson", exposure="e", **kw)
+    single = detect_jump(df["c"], family="poisson", exposure=expo, **kw)
+    assert joint.prob_change == pytest.approx(single.prob_change, rel=1e-10)
