@@ -12,11 +12,14 @@ Array = NDArray[np.float64]
 __all__ = ["fitted_path"]
 
 
-def fitted_path(res: Any, g: int, j: int) -> Array:
-    """Fitted means of ``res`` (a JumpResult) for change visit ``j`` and grid index ``g``."""
+def fitted_path(res: Any, g: int, j: int | None) -> Array:
+    """Fitted means of ``res`` (a JumpResult) for change visit ``j`` (``None``: no
+    change) and grid index ``g``."""
     t, y = res.times, res.y
     n = t.size
     opt = res.options
+    if j is None:
+        return _null_path(res, g)
     after = np.arange(n) >= j
     c = res.fit.components
     if res.family == "poisson":
@@ -44,3 +47,20 @@ def fitted_path(res: Any, g: int, j: int) -> Array:
     w = np.linalg.inv(corr)
     beta = np.linalg.solve(x.T @ w @ x + np.diag(lam), x.T @ w @ y)
     return np.asarray(x @ beta)
+
+
+def _null_path(res: Any, g: int) -> Array:
+    """Posterior-mean path under "no change" (level, and trend where modelled)."""
+    t, y = res.times, res.y
+    opt = res.options
+    if res.family == "poisson":
+        expo = opt["exposure"] * np.exp(res.fit.grid[g] * (t - t.mean()))
+        return np.asarray(np.full(t.size, (1.0 + y.sum()) / expo.sum()) * expo)
+    if res.family == "ordinal":
+        return np.full(t.size, float(np.mean(y)))
+    cols = [np.ones(t.size)] + ([t - t.mean()] if opt["trend"] else [])
+    x = np.stack(cols, axis=1)
+    rho = float(res.fit.grid[g]) if res.fit.grid_name == "rho" else 0.0
+    corr = rho ** (np.abs(t[:, None] - t[None, :]) / opt["unit"]) if rho > 0 else np.eye(t.size)
+    w = np.linalg.inv(corr)
+    return np.asarray(x @ np.linalg.solve(x.T @ w @ x, x.T @ w @ y))

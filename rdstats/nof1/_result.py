@@ -197,12 +197,16 @@ class JumpResult:
 
     # -- fitted values and presentation --------------------------------------------------
     def fitted(self) -> pd.DataFrame:
-        """Observed values and the posterior-mean path given the most probable change
-        (and grid value)."""
+        """Observed values and the posterior-mean path of the more probable model: given
+        the most probable change (and grid value) when P(change) >= 0.5, otherwise
+        without a change."""
         from rdstats.nof1._fitted import fitted_path
 
-        g, j = np.unravel_index(int(np.argmax(self.weights)), self.weights.shape)
-        path = fitted_path(self, int(g), int(j))
+        if self.prob_change >= 0.5:
+            g, j = np.unravel_index(int(np.argmax(self.weights)), self.weights.shape)
+            path = fitted_path(self, int(g), int(j))
+        else:
+            path = fitted_path(self, int(np.argmax(self.options["null_weights"])), None)
         return pd.DataFrame({"time": self.times, "y": self.y, "fitted": path})
 
     def summary(self) -> pd.DataFrame:

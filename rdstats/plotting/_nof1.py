@@ -27,7 +27,13 @@ def jump_plot(result: Any, ax: Any = None) -> Any:
     fit = result.fitted()
     a_series.plot(fit["time"], fit["y"], "o", color="0.35", ms=4, label="observed")
     a_series.plot(
-        fit["time"], fit["fitted"], color="C0", lw=2, label="fitted (most probable change)"
+        fit["time"],
+        fit["fitted"],
+        color="C0",
+        lw=2,
+        label="fitted (most probable change)"
+        if result.prob_change >= 0.5
+        else "fitted (no change)",
     )
     if result.treatment_start is not None:
         for a in (a_series, a_time):
