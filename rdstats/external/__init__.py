@@ -14,6 +14,7 @@ from rdstats.external._design import ExternalControlDesign
 from rdstats.external._design_compare import ExternalDesignComparison, compare_external_analyses
 from rdstats.external._effects import EffectEstimate, estimate_effect
 from rdstats.external._hybrid_control import HybridControl, hybrid_control
+from rdstats.external._logrank import LogrankResult, logrank
 from rdstats.external._matching import MatchResult, match
 from rdstats.external._procova import ProcovaResult, procova, procova_sample_size
 from rdstats.external._prognostic import PrognosticModel, prognostic_model
@@ -21,14 +22,7 @@ from rdstats.external._propensity import PropensityScores, propensity_scores
 from rdstats.external._ps_borrowing import PSPowerPrior, overlap_coefficient, ps_power_prior
 from rdstats.external._rmst import RMSTDifference, rmst_difference
 from rdstats.external._sensitivity import EValue, e_value
-from rdstats.external._survival import (
-    CoxEstimate,
-    LogrankResult,
-    WeightedKM,
-    logrank,
-    weighted_cox,
-    weighted_km,
-)
+from rdstats.external._survival import CoxEstimate, WeightedKM, weighted_cox, weighted_km
 from rdstats.external._tipping import TippingPointResult, tipping_point
 from rdstats.external._weighting import WeightResult, effective_sample_size, weight
 

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rdstats.external._logrank import logrank
 from rdstats.external._rmst import RMSTDifference, rmst_difference
 from rdstats.external._survival import (
     CoxEstimate,
     WeightedKM,
-    logrank,
     weighted_cox,
     weighted_km,
 )
