@@ -140,8 +140,8 @@ class ExternalControlDesign:
     >>> table = res.summary(wide=True)[["effect", "p_success", "bias", "coverage"]]
     >>> print(table.round(2).to_string(index=False))
      effect  p_success  bias  coverage
-        0.0       0.00   0.0      1.00
-        0.5       0.28  -0.0      0.99
+        0.0       0.02   0.0      0.97
+        0.5       0.64  -0.0      0.98
     """
 
     n_treated: int = 30

@@ -158,12 +158,16 @@ def test_public_api() -> None:
         [
             "CROHN_SIGMA",
             "OBSERVATIONAL_SOURCES",
+            "SERIES_SOURCES",
             "SOURCES",
             "list_datasets",
             "load_as",
+            "load_coal",
+            "load_coal_dates",
             "load_colitis",
             "load_crohn",
             "load_lalonde",
+            "load_nile",
             "load_nsw_experiment",
             "load_transplant",
         ]
@@ -202,3 +206,22 @@ def test_package_data_declared() -> None:
     cfg = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     package_data = cfg["tool"]["setuptools"]["package-data"]
     assert "data/*.csv" in package_data["rdstats.datasets"]
+
+
+def test_change_point_series() -> None:
+    nile = ds.load_nile()
+    assert list(nile.columns) == ["year", "flow"]
+    assert nile["year"].tolist() == list(range(1871, 1971))
+    assert nile.attrs["source"] == ds.SERIES_SOURCES["nile"]["citation"]
+    dates = ds.load_coal_dates()
+    assert dates.size == 191 and dates.is_monotonic_increasing
+    assert 1851.2 < dates.min() < 1851.3 and 1962.2 < dates.max() < 1962.3
+    coal = ds.load_coal()
+    assert coal["year"].tolist() == list(range(1851, 1963))
+    assert int(coal["disasters"].sum()) == 191
+    assert (coal["disasters"] == 0).any()  # zero-count years are kept
+    for name in ("nile", "coal"):
+        assert {"description", "citation", "answer"} <= set(ds.SERIES_SOURCES[name])
+    first = ds.load_nile()
+    first.loc[0, "flow"] = -1  # a fresh copy every call
+    assert ds.load_nile()["flow"].iloc[0] == 1120
