@@ -27,12 +27,18 @@ Array = NDArray[np.float64]
 __all__ = ["MultiJumpResult", "detect_jump_multi"]
 
 
+_OPTIONAL = ("mcid", "score_range", "exposure")  # settings that may be left out per outcome
+
+
 def _per(value: Any, outcomes: Sequence[str], name: str) -> dict[str, Any]:
     if isinstance(value, Mapping):
+        unknown = [k for k in value if k not in outcomes]
+        if unknown:
+            raise ValueError(f"{name} has entries {unknown} that are not outcomes {list(outcomes)}")
         missing = [o for o in outcomes if o not in value]
-        if missing:
+        if missing and name not in _OPTIONAL:
             raise ValueError(f"{name} has no entry for outcomes {missing}")
-        return {o: value[o] for o in outcomes}
+        return {o: value.get(o) for o in outcomes}
     return dict.fromkeys(outcomes, value)
 
 

@@ -195,6 +195,7 @@ class NullModel:
         trend: bool = True,
         ar1: bool = True,
         time_unit: float | None = None,
+        sim_times: Any = None,
         **settings: Any,
     ) -> NullModel:
         """Null model estimated from one or more untreated (natural-history) series.
@@ -210,7 +211,10 @@ class NullModel:
         trend, ar1 : bool
             Estimate the natural-history trend / the AR(1) coefficient (else 0).
         time_unit : float, optional
-            AR(1) time unit (default: the median spacing of all series).
+            AR(1) time unit (default: the median spacing of all series); the returned
+            model keeps the unit its ``rho`` was estimated in.
+        sim_times : array_like, optional
+            Visit times of the simulated series (default: those of the first series).
         **settings
             Passed to the constructor (``n_visits``, ``times``, ``start_visit`` ...; default
             ``n_visits`` and ``times`` of the first series, or its median spacing when
@@ -242,6 +246,9 @@ class NullModel:
         need = p + 1 if family == "poisson" else p + 2 + int(ar1)
         if n_all < need:
             raise ValueError(f"series have {n_all} visits in all; the fit needs {need}")
+        if sim_times is not None:
+            settings["times"] = np.asarray(sim_times, dtype=float)
+            settings.setdefault("n_visits", settings["times"].size)
         settings.setdefault("n_visits", ys[0].size)
         if "times" not in settings and "spacing" not in settings:
             if settings["n_visits"] == ys[0].size:
@@ -293,7 +300,7 @@ class NullModel:
             trend=float(coef[1]) if trend else 0.0,
             sigma=sigma,
             rho=rho,
-            time_unit=time_unit,
+            time_unit=unit,
             **settings,
         )
 

@@ -46,8 +46,8 @@ class JumpResult:
         over the grid they give :attr:`change_time_posterior`.
     """
 
-    times: Array
-    y: Array
+    times: Array = field(repr=False)
+    y: Array = field(repr=False)
     family: str
     direction: str
     mcid: float | None
@@ -55,10 +55,10 @@ class JumpResult:
     level: float
     prob_change: float
     bayes_factor: float
-    prior: Array
+    prior: Array = field(repr=False)
     prior_label: str
     prior_prob_change: float
-    weights: Array
+    weights: Array = field(repr=False)
     fit: ChangeFit = field(repr=False)
     options: dict[str, Any] = field(repr=False)
     provenance: dict[str, Any] = field(repr=False, compare=False)

@@ -150,7 +150,10 @@ class SeriesResult:
         """Rows: population mean, tau, each patient (shrunken) and the next patient
         (predictive); columns mean, sd, median, interval and P(beyond MCID)."""
         rows = [("mean jump (mu)", self.mu), ("tau", self.tau)]
-        rows += [(f"patient {p}", d) for p, d in zip(self.patients, self.jumps, strict=True)]
+        rows += [
+            (p if str(p).lower().startswith("patient") else f"patient {p}", d)
+            for p, d in zip(self.patients, self.jumps, strict=True)
+        ]
         rows.append(("next patient", self.predictive))
         out = []
         for name, dist in rows:

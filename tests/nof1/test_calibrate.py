@@ -386,3 +386,17 @@ def test_bad_flare_and_fit() -> None:
         NullModel.fit(np.array([1.0, -1.0, 2.0, 3.0]), family="poisson")
     with pytest.raises(ValueError, match="times"):
         NullModel.fit(np.arange(5.0), times=np.arange(4.0))
+
+
+def test_null_model_fit_keeps_its_time_unit_and_simulation_times() -> None:
+    """rho is estimated per median spacing of the data; the fitted model keeps that unit
+    (visits 2 apart: rho 0.5 per 2 units, not per 1), and sim_times sets the times of the
+    simulated series."""
+    from rdstats.nof1 import NullModel
+
+    t = np.arange(0.0, 400.0, 2.0)
+    y = NullModel(n_visits=200, times=t, rho=0.5, time_unit=2.0).simulate(20, rng=4)
+    fit = NullModel.fit(list(y), [t] * 20, trend=False, sim_times=np.arange(0.0, 30.0, 1.0))
+    assert fit.time_unit == 2.0
+    assert fit.rho == pytest.approx(0.5, abs=0.05)
+    assert fit.simulate(3, rng=1).shape == (3, 30)

@@ -511,6 +511,10 @@ def test_bad_input_several_outcomes() -> None:
         )
     with pytest.raises(ValueError, match="not numeric columns"):
         detect_jump(df.assign(a=["x"] * 20), outcomes=["a"], **kw)
+    with pytest.raises(ValueError, match="has entries \\['z'\\] that are not outcomes"):
+        detect_jump(df, outcomes=["a"], mcid={"z": 1.0}, **kw)
+    partial = detect_jump(df, outcomes=["a", "c"], family={"a": "normal", "c": "poisson"}, **kw)
+    assert partial.results["c"].mcid is None  # optional per-outcome settings may be omitted
     expo = np.r_[np.ones(10), 2 * np.ones(10)]
     joint = detect_jump(df.assign(e=expo), outcomes=["c"], family="poisson", exposure="e", **kw)
     single = detect_jump(df["c"], family="poisson", exposure=expo, **kw)
