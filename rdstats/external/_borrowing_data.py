@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from rdstats.external._data import check_frame, is_binary, treatment_indicator
 from rdstats.external._propensity import PropensityScores, propensity_scores
 
-__all__ = ["TrialExternalData", "check_level", "trial_external_data"]
+__all__ = ["TrialExternalData", "analysis_arguments", "check_level", "trial_external_data"]
 
 Array = NDArray[np.float64]
 _OUTCOME_TYPES = ("auto", "continuous", "binary")
@@ -143,3 +143,30 @@ def trial_external_data(
     y, binary = _outcome(data, outcome, outcome_type)
     ps = propensity_scores(data, study, covariates, model=ps_model, formula=formula)
     return TrialExternalData(y=y, study=s, treated=treated, ps=ps, binary=binary)
+
+
+def analysis_arguments(
+    d: TrialExternalData,
+    *,
+    outcome: str,
+    covariates: Sequence[str] | str | None,
+    study: str,
+    treatment: str | None,
+    formula: str | None,
+    level: float,
+    threshold: float,
+    **specific: Any,
+) -> dict[str, Any]:
+    """The JSON-safe arguments of a borrowing analysis for its provenance record."""
+    covs = [covariates] if isinstance(covariates, str) else covariates
+    return {
+        "outcome": outcome,
+        "covariates": None if covs is None else list(covs),
+        "study": study,
+        "treatment": treatment,
+        **specific,
+        "outcome_type": "binary" if d.binary else "continuous",
+        "level": level,
+        "threshold": threshold,
+        "formula": formula,
+    }

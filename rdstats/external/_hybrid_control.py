@@ -23,7 +23,12 @@ import pandas as pd
 
 from rdstats._provenance import provenance
 from rdstats._validation import real_number
-from rdstats.external._borrowing_data import TrialExternalData, check_level, trial_external_data
+from rdstats.external._borrowing_data import (
+    TrialExternalData,
+    analysis_arguments,
+    check_level,
+    trial_external_data,
+)
 from rdstats.external._propensity import PropensityScores
 from rdstats.priors import BetaMixture, Mixture, NormalMixture, prob_difference, quantile_difference
 
@@ -370,21 +375,19 @@ def hybrid_control(
     lo, hi = (1 - lev) / 2, (1 + lev) / 2
     est = float(treated.mean() - control.mean())
     sd = math.hypot(float(treated.sd()), float(control.sd()))
-    args = {
-        "outcome": outcome,
-        "covariates": [covariates]
-        if isinstance(covariates, str)
-        else (None if covariates is None else list(covariates)),
-        "study": study,
-        "treatment": treatment,
-        "prior": prior,
-        "a0": a,
-        "tau_prior": None if tau is None else repr(tau),
-        "outcome_type": "binary" if d.binary else "continuous",
-        "level": lev,
-        "threshold": thr,
-        "formula": formula,
-    }
+    args = analysis_arguments(
+        d,
+        outcome=outcome,
+        covariates=covariates,
+        study=study,
+        treatment=treatment,
+        formula=formula,
+        level=lev,
+        threshold=thr,
+        prior=prior,
+        a0=a,
+        tau_prior=None if tau is None else repr(tau),
+    )
     return HybridControl(
         estimate=est,
         sd=sd,

@@ -41,7 +41,12 @@ from scipy import stats
 
 from rdstats._provenance import provenance
 from rdstats._validation import real_number
-from rdstats.external._borrowing_data import TrialExternalData, check_level, trial_external_data
+from rdstats.external._borrowing_data import (
+    TrialExternalData,
+    analysis_arguments,
+    check_level,
+    trial_external_data,
+)
 from rdstats.external._propensity import PropensityScores
 
 __all__ = ["PSPowerPrior", "overlap_coefficient", "ps_power_prior"]
@@ -435,21 +440,19 @@ def ps_power_prior(
     )
     post.index = strata.index
     strata = pd.concat([strata, post], axis=1)
-    args = {
-        "outcome": outcome,
-        "covariates": [covariates]
-        if isinstance(covariates, str)
-        else (None if covariates is None else list(covariates)),
-        "study": study,
-        "treatment": treatment,
-        "n_borrow": a_total,
-        "n_strata": K,
-        "overlap": overlap,
-        "outcome_type": "binary" if d.binary else "continuous",
-        "level": lev,
-        "threshold": thr,
-        "formula": formula,
-    }
+    args = analysis_arguments(
+        d,
+        outcome=outcome,
+        covariates=covariates,
+        study=study,
+        treatment=treatment,
+        formula=formula,
+        level=lev,
+        threshold=thr,
+        n_borrow=a_total,
+        n_strata=K,
+        overlap=overlap,
+    )
     return PSPowerPrior(
         estimate=est,
         sd=sd,
