@@ -1,0 +1,161 @@
+"""EXNEX (Neuenschwander et al. 2016): the sarcoma re-analysis (published posterior
+means), refinement of the rules, the batch table against fit, Monte Carlo cross-check
+and bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import special
+
+from rdstats.basket._exnex import EXNEX
+
+REF = json.loads((Path(__file__).parents[1] / "reference" / "basket_sarcoma.json").read_text())
+N = np.array(REF["data"]["n"])
+R = np.array(REF["data"]["r"])
+MODEL = REF["model"]
+SARCOMA = EXNEX(
+    ex=[(MODEL["ex"]["mu_mean"], math.sqrt(MODEL["ex"]["mu_var"]), 1.0)],
+    nex=(MODEL["nex"]["mean"], math.sqrt(MODEL["nex"]["var"])),
+    weights=(MODEL["weights"]["ex"], MODEL["weights"]["nex"]),
+)
+# Neuenschwander et al. (2016) Table V priors, one EX component (the first)
+TABLE5 = EXNEX(ex=[(special.logit(0.1), 3.18, 1.0)], nex=(special.logit(0.2), 2.5))
+
+
+@pytest.fixture(scope="module")
+def sarcoma():
+    return SARCOMA.fit(R, N)
+
+
+def test_sarcoma_posterior_means(sarcoma) -> None:
+    expected = np.array(REF["expected"]["posterior_mean"])
+    np.testing.assert_allclose(sarcoma.mean(), expected, atol=REF["tolerance"]["abs"])
+
+
+def test_sarcoma_summary(sarcoma) -> None:
+    s = sarcoma.summary(p0=0.2)
+    assert list(s.index)[:2] == ["basket 1", "basket 2"]
+    assert np.all((s["p_exchangeable"] > 0) & (s["p_exchangeable"] < 1))
+    # the all-zero basket 2 is the least exchangeable
+    assert int(np.argmin(s["p_exchangeable"])) == 1
+    np.testing.assert_allclose(np.trapezoid(sarcoma.density, sarcoma.grid, axis=1), 1.0)
+    d = sarcoma.to_dict()
+    assert d["model"] == "EXNEX"
+    json.dumps(d)
+
+
+def test_refining_the_rules_changes_little() -> None:
+    r, n = R[:5], N[:5]
+    base = SARCOMA.fit(r, n)
+    fine = SARCOMA.fit(r, n, grid_step=0.005, dv=0.05)
+    assert np.max(np.abs(base.mean() - fine.mean())) < 1e-5
+    assert np.max(np.abs(base.prob_above(0.2) - fine.prob_above(0.2))) < 1e-5
+    assert np.max(np.abs(base.p_exchangeable - fine.p_exchangeable)) < 1e-5
+
+
+def test_posterior_table_equals_fit() -> None:
+    n = np.array([20, 20, 10, 10])
+    rows = np.array([[0, 0, 0, 0], [3, 8, 1, 5], [20, 0, 10, 0], [2, 2, 1, 1]])
+    p0 = np.array([0.1, 0.2, 0.1, 0.3])
+    tab = TABLE5.posterior_table(rows, n, p0, grid_step=0.02, dv=0.1)
+    for i, row in enumerate(rows):
+        f = TABLE5.fit(row, n, grid_step=0.02, dv=0.1)
+        np.testing.assert_allclose(tab["mean"][i], f.mean(), atol=1e-12)
+        np.testing.assert_allclose(tab["prob_above"][i], f.prob_above(p0), atol=1e-12)
+        np.testing.assert_allclose(tab["p_exchangeable"][i], f.p_exchangeable, atol=1e-12)
+
+
+def test_posterior_table_defaults_close_to_fine_rules() -> None:
+    n = np.array([20, 20, 10, 10])
+    rows = np.array([[3, 8, 1, 5], [0, 6, 0, 4]])
+    tab = TABLE5.posterior_table(rows, n, 0.1)
+    for i, row in enumerate(rows):
+        f = TABLE5.fit(row, n)
+        np.testing.assert_allclose(tab["mean"][i], f.mean(), atol=1e-4)
+        np.testing.assert_allclose(tab["prob_above"][i], f.prob_above(0.1), atol=5e-4)
+
+
+def test_monte_carlo_cross_check() -> None:
+    """Importance sampling from the prior (weights = likelihood) agrees within 4 MCSE."""
+    r, n = np.array([1, 4, 0]), np.array([8, 10, 5])
+    f = SARCOMA.fit(r, n)
+    rng = np.random.default_rng(20260)
+    m = 400_000
+    mu = rng.normal(-1.735, math.sqrt(1 / 0.146), m)
+    tau = np.abs(rng.normal(0.0, 1.0, m))
+    ex = rng.random((m, 3)) < 0.5
+    theta = np.where(
+        ex,
+        mu[:, None] + tau[:, None] * rng.standard_normal((m, 3)),
+        rng.normal(-1.734, math.sqrt(1 / 0.128), (m, 3)),
+    )
+    logw = np.sum(r * theta - n * np.logaddexp(0.0, theta), axis=1)
+    w = np.exp(logw - logw.max())
+    w /= w.sum()
+    p = special.expit(theta)
+    est = w @ p
+    mcse = np.sqrt(w**2 @ (p - est) ** 2)
+    assert np.all(np.abs(est - f.mean()) < 4 * mcse + 1e-4)
+    est_ex = w @ ex
+    assert np.all(np.abs(est_ex - f.p_exchangeable) < 4 * np.sqrt(w**2 @ (ex - est_ex) ** 2) + 1e-4)
+
+
+def test_empty_basket_borrows() -> None:
+    f = SARCOMA.fit([0, 10, 10], [0, 12, 12])
+    alone = SARCOMA.fit([0], [0])
+    assert f.mean()[0] > alone.mean()[0] + 0.05
+    assert np.isfinite(f.summary().to_numpy(dtype=float)[:, 3:]).all()
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.integers(0, 6), min_size=2, max_size=4))
+def test_posterior_mean_between_zero_and_one_and_monotone(rs: list[int]) -> None:
+    r = np.array(rs)
+    n = np.full(r.size, 6)
+    up = r.copy()
+    up[0] = min(r[0] + 1, 6)
+    tab = TABLE5.posterior_table(np.vstack([r, up]), n, 0.2, grid_step=0.05)
+    assert np.all((tab["mean"] > 0) & (tab["mean"] < 1))
+    # one more responder in a basket cannot lower that basket's posterior (monotone
+    # likelihood ratio); other baskets may move either way (their P(EX) changes)
+    assert tab["mean"][1, 0] >= tab["mean"][0, 0] - 1e-12
+    assert tab["prob_above"][1, 0] >= tab["prob_above"][0, 0] - 1e-12
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"weights": (0.6, 0.6)}, "sum to 1"),
+        ({"weights": (0.5, 0.3, 0.2)}, "entries"),
+        ({"ex": [(0.0, -1.0, 1.0)]}, "must be > 0"),
+        ({"ex": []}, "one or two"),
+        ({"ex": [(0.0, 1.0)]}, "mu_mean, mu_sd, tau_scale"),
+    ],
+)
+def test_bad_model(kwargs: dict, match: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=match):
+        EXNEX(**kwargs)
+
+
+def test_bad_data() -> None:
+    with pytest.raises(ValueError, match="r=5 exceeds n=4"):
+        SARCOMA.fit([1, 5], [3, 4])
+    with pytest.raises(ValueError, match="same length"):
+        SARCOMA.fit([1, 2], [3, 4, 5])
+    with pytest.raises(ValueError, match=">= 0"):
+        SARCOMA.fit([-1, 2], [3, 4])
+    with pytest.raises(ValueError, match="method"):
+        SARCOMA.fit([1, 2], [3, 4], method="laplace")
+    with pytest.raises(ValueError, match="3 priors for 2 baskets"):
+        EXNEX(nex=[(0.0, 1.0)] * 3).fit([1, 2], [3, 4])
+    with pytest.raises(ValueError, match="exceeds"):
+        SARCOMA.posterior_table([[1, 5]], [3, 4], 0.2)
+    with pytest.raises(ValueError, match="shape"):
+        SARCOMA.posterior_table([[1, 2, 3]], [3, 4], 0.2)
