@@ -108,3 +108,25 @@ def test_bad_input() -> None:
         BHM(targets=[0.0, 0.2])
     with pytest.raises(ValueError, match="grid_step"):
         BHM().fit([1], [3], grid_step=1.0)
+
+
+@pytest.mark.slow
+def test_mcmc_agrees_with_exact() -> None:
+    """PyMC (NUTS, non-centred) with a moderate prior: posterior means within 4 MCSE."""
+    pytest.importorskip("pymc")
+    model = BHM(mu_prior=(-1.5, 2.0), sigma2_prior=(2.0, 0.5))
+    exact = model.fit(R, N)
+    mc = model.fit(R, N, method="mcmc", rng=3, draws=1000, tune=1000, chains=2)
+    assert mc.extra["diagnostics"]["max_rhat"] < 1.01
+    p = mc.extra["draws"]
+    mcse = p.std(axis=0) / np.sqrt(mc.extra["diagnostics"]["min_bulk_ess"])
+    assert np.all(np.abs(p.mean(axis=0) - exact.mean()) < 4 * mcse + 1e-3)
+    assert mc.model == "BHM" and mc.extra["idata"] is not None
+
+
+def test_mcmc_warns_on_poor_convergence() -> None:
+    pytest.importorskip("pymc")
+    from rdstats._warnings import ConvergenceWarning
+
+    with pytest.warns(ConvergenceWarning, match="R-hat"):
+        BHM().fit(R, N, method="mcmc", rng=1, draws=50, tune=50, chains=2)

@@ -159,3 +159,22 @@ def test_bad_data() -> None:
         SARCOMA.posterior_table([[1, 5]], [3, 4], 0.2)
     with pytest.raises(ValueError, match="shape"):
         SARCOMA.posterior_table([[1, 2, 3]], [3, 4], 0.2)
+
+
+@pytest.mark.slow
+def test_mcmc_agrees_with_exact(sarcoma) -> None:
+    """PyMC (NUTS, mixture marginalised) on the sarcoma data: means within 0.02 of the
+    deterministic values (NUTS mixes slowly between the EX and NEX modes: the
+    ConvergenceWarning about a low ESS is expected with this few draws)."""
+    pytest.importorskip("pymc")
+    import warnings
+
+    from rdstats._warnings import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mc = SARCOMA.fit(R, N, method="mcmc", rng=11, draws=1000, tune=1000, chains=2)
+    np.testing.assert_allclose(mc.extra["draw_mean"], sarcoma.mean(), atol=0.02)
+    np.testing.assert_allclose(mc.p_exchangeable, sarcoma.p_exchangeable, atol=0.1)
+    assert mc.extra["draws"].shape == (2000, 10)
+    assert mc.provenance["seed"] == 11
