@@ -36,19 +36,23 @@ def _pair(value: Any, name: str) -> tuple[float, float]:
 class EXNEX:
     """Exchangeability-nonexchangeability (EXNEX) model for basket trials.
 
-    Per basket, with probability ``w_ex`` the logit response rate is exchangeable,
-    ``theta_j ~ N(mu, tau^2)`` with ``mu ~ N(mu_mean, mu_sd^2)`` and
+    Per basket, with probability ``w_ex`` (``w_ex1``, ``w_ex2``) the logit response
+    rate is exchangeable, ``theta_j ~ N(mu, tau^2)`` with ``mu ~ N(mu_mean, mu_sd^2)`` and
     ``tau ~ half-normal(tau_scale)``, and with probability ``w_nex`` it has its own
     prior ``theta_j ~ N(nex_mean_j, nex_sd_j^2)``.
 
     Parameters
     ----------
     ex : sequence of (mu_mean, mu_sd, tau_scale)
-        The exchangeable component (one; two components are not computed exactly yet).
+        One or two exchangeable components (``mu ~ N(mu_mean, mu_sd^2)``,
+        ``tau ~ half-normal(tau_scale)``). Two components are computed by exact
+        enumeration of the baskets' allocations (3^K of them; up to about 10 baskets).
     nex : (mean, sd) or sequence of them
         Non-exchangeable priors of the logit rates, shared or one per basket.
-    weights : (w_ex, w_nex) or (K, 2) array
-        Prior probabilities of EX and NEX, shared or per basket; rows sum to one.
+    weights : (w_ex, w_nex), (w_ex1, w_ex2, w_nex) or (K, C + 1) array
+        Prior probabilities of the EX components and NEX, shared or per basket; rows
+        sum to one. ``p_exchangeable`` of the result is the posterior probability of
+        all EX components together.
 
     References
     ----------
@@ -117,24 +121,33 @@ class EXNEX:
         p0: Array,
         grid_step: float,
         dv: float,
-    ) -> tuple[Array, q.Component, list[q.BasketTables], Array, Array]:
-        if len(self.ex) != 1:
-            raise NotImplementedError(
-                "the exact computation handles one EX component; use method='mcmc' for two"
-            )
+    ) -> tuple[Array, list[q.Component], list[list[q.BasketTables]], Array]:
         k = n.size
         w, nex = self._per_basket(k)
         grid = q.uniform_grid(grid_step)
-        m, s, t = self.ex[0]
-        comp = q.Component.build(grid, m, s, q.halfnormal_tau_rule(t, grid_step, dv))
+        comps = [
+            q.Component.build(grid, m, s, q.halfnormal_tau_rule(t, grid_step, dv))
+            for m, s, t in self.ex
+        ]
+        if len(comps) > 1:
+            size = (1 << k) * max(c.kern.shape[0] for c in comps) * grid.size
+            if size > 6e7:
+                raise ValueError(
+                    f"{k} baskets are too many for the exact two-component EXNEX at "
+                    f"grid_step={grid_step} (2^{k} subsets x {size >> k} nodes); use a "
+                    "coarser grid_step/dv or method='mcmc'"
+                )
         with np.errstate(divide="ignore"):
             thr = special.logit(p0)
         tabs = [
-            q.basket_tables(rs[j], int(n[j]), grid, comp.kern, 0.0, float(thr[j]), nex[j])
-            for j in range(k)
+            [
+                q.basket_tables(rs[j], int(n[j]), grid, c.kern, 0.0, float(thr[j]), nex[j])
+                for j in range(k)
+            ]
+            for c in comps
         ]
         with np.errstate(divide="ignore"):
-            return grid, comp, tabs, np.log(w[:, 0]), np.log(w[:, -1])
+            return grid, comps, tabs, np.log(w)
 
     # -- public ------------------------------------------------------------------------
     def fit(
@@ -177,18 +190,26 @@ class EXNEX:
             raise ValueError(f"method must be 'exact' or 'mcmc', got {method!r}")
         gs, dv_ = q.check_step(grid_step, dv)
         p0 = np.full(n_.size, 0.5)
-        grid, comp, tabs, lwe, lwn = self._setup(n_, [np.array([x]) for x in r_], p0, gs, dv_)
+        grid, comps, tabs, log_w = self._setup(n_, [np.array([x]) for x in r_], p0, gs, dv_)
         ridx = np.zeros((1, n_.size), dtype=np.intp)
-        st = q.hierarchical_stats(comp, tabs, ridx, lwe, lwn, density=True)
-        assert st.density is not None and st.hyper is not None
+        extra: dict[str, Any] = {}
+        if len(comps) == 1:
+            st = q.hierarchical_stats(
+                comps[0], tabs[0], ridx, log_w[:, 0], log_w[:, -1], density=True
+            )
+            assert st.hyper is not None
+            tau = comps[0].tau.tau
+            extra = {
+                "mu_mean": float(np.sum(st.hyper.sum(axis=0) * grid)),
+                "tau_mean": float(np.sum(st.hyper.sum(axis=1) * tau)),
+                "tau_nodes": tau,
+                "tau_weights": st.hyper.sum(axis=1),
+            }
+        else:
+            st = allocation_stats(comps, tabs, ridx, log_w, density=True)
+        assert st.density is not None
         dens = st.density / np.asarray(np.trapezoid(st.density, grid, axis=1))[:, None]
-        hyper = st.hyper
-        tau = comp.tau.tau
-        extra = {
-            "mu_mean": float(np.sum(hyper.sum(axis=0) * grid)),
-            "tau_mean": float(np.sum(hyper.sum(axis=1) * tau)),
-            "tau_nodes": tau,
-            "tau_weights": hyper.sum(axis=1),
+        extra |= {
             "grid_step": gs,
             "dv": dv_,
         }
@@ -241,8 +262,11 @@ class EXNEX:
         r_arr, n_, p0_ = _check_table(r, n, p0)
         gs, dv_ = q.check_step(grid_step, dv)
         rs = [np.arange(int(x) + 1) for x in n_]
-        _, comp, tabs, lwe, lwn = self._setup(n_, rs, p0_, gs, dv_)
-        return _run_table(comp, tabs, r_arr, lwe, lwn, chunk)
+        _, comps, tabs, log_w = self._setup(n_, rs, p0_, gs, dv_)
+        if len(comps) == 1:
+            return _run_table(comps[0], tabs[0], r_arr, log_w[:, 0], log_w[:, -1], chunk)
+        st = allocation_stats(comps, tabs, r_arr.astype(np.intp), log_w)
+        return {"mean": st.mean, "prob_above": st.tail, "p_exchangeable": st.p_ex}
 
 
 def _check_table(
@@ -278,3 +302,85 @@ def _run_table(
         return {key: np.empty(r_arr.shape) for key in ("mean", "prob_above", "p_exchangeable")}
     mean, tail, p_ex = q.fast_stats(comp, tabs, r_arr.astype(np.intp), lwe, lwn, max(1, chunk))
     return {"mean": mean, "prob_above": tail, "p_exchangeable": p_ex}
+
+
+def allocation_stats(
+    comps: list[q.Component],
+    tables: list[list[q.BasketTables]],
+    ridx: NDArray[np.intp],
+    log_w: Array,
+    *,
+    density: bool = False,
+) -> q.Stats:
+    """Like :func:`hierarchical_stats` for any number of EX components (used for two),
+    by exact enumeration of the baskets' allocations to the components and NEX.
+
+    Given the allocation, each component's baskets are a BHM of their own, so the
+    evidence of a set S of baskets in component c is ``I_c(S) = sum_a p_c(a)
+    prod_{j in S} A_j(a)`` over that component's (tau, mu) nodes; the allocations
+    (``(C + 1)^K``) are weighted by the prior weights, the ``I_c`` and the NEX
+    marginals, and basket j's EX-c part is its likelihood times the kernels weighted by
+    ``E(a) = sum_{S contains j} P(S_c = S) / I_c(S) prod_{k in S, k != j} A_k(a)``.
+    ``tables[c][j]`` are basket j's tables for component c; ``log_w`` (K, C + 1)."""
+    b, k = ridx.shape
+    nc = len(comps)
+    nsub = 1 << k
+    alloc = np.array(np.unravel_index(np.arange((nc + 1) ** k), (nc + 1,) * k)).T  # (Z, K)
+    bits = 1 << np.arange(k)
+    masks = [(alloc == c) @ bits for c in range(nc)]
+    low = [int(s & -s).bit_length() - 1 for s in range(nsub)]
+    mean, tail, p_ex = np.empty((b, k)), np.empty((b, k)), np.empty((b, k))
+    dens = np.empty((k, comps[0].log_mu.size)) if density else None
+    for i in range(b):
+        ri = ridx[i]
+        smax = np.array([tables[0][j].smax[ri[j]] for j in range(k)])
+        log_nex = np.array([tables[0][j].log_nex[ri[j]] for j in range(k)]) - smax
+        ee, mx, log_i = [], [], []
+        for c, comp in enumerate(comps):
+            la = np.stack([tables[c][j].log_a[ri[j]].ravel() - smax[j] for j in range(k)])
+            le = np.empty((nsub, la.shape[1]))
+            le[0] = (comp.tau.logw[:, None] + comp.log_mu[None, :]).ravel()
+            for s in range(1, nsub):
+                le[s] = le[s & (s - 1)] + la[low[s]]
+            m = le.max(axis=1)
+            e = q.exp_floor(le - m[:, None])
+            ee.append(e)
+            mx.append(m)
+            log_i.append(m + np.log(e.sum(axis=1)))
+        lz = np.take_along_axis(log_w, alloc.T, axis=1).T.sum(axis=1)
+        lz = lz + sum(log_i[c][masks[c]] for c in range(nc))
+        lz = lz + ((alloc == nc) * log_nex).sum(axis=1)
+        pz = np.exp(lz - lz.max())
+        pz /= pz.sum()
+        p_set = [np.bincount(masks[c], weights=pz, minlength=nsub) for c in range(nc)]
+        for j in range(k):
+            tab0 = tables[0][j]
+            rj = ri[j]
+            has = np.flatnonzero(np.arange(nsub) & (1 << j))
+            acc_mean = acc_tail = acc_ex = 0.0
+            parts = []
+            for c in range(nc):
+                pc = p_set[c][has].sum()
+                acc_ex += pc
+                rest = has ^ (1 << j)
+                with np.errstate(divide="ignore"):
+                    lco = np.log(p_set[c][has]) - log_i[c][has] + mx[c][rest]
+                co = q.exp_floor(lco - lco.max()) if np.isfinite(lco).any() else 0 * lco
+                ew = co @ ee[c][rest]
+                tab = tables[c][j]
+                z = ew @ tab.norm[rj].ravel()
+                if pc > 0 and z > 0:
+                    acc_mean += pc * (ew @ tab.mean[rj].ravel()) / z
+                    acc_tail += pc * (ew @ tab.tail[rj].ravel()) / z
+                    if dens is not None:
+                        kq = ew.reshape(comps[c].kern.shape[0], -1)
+                        qd = q.convolve_rows(kq, comps[c].kern)
+                        parts.append(pc * tab.lt[rj] * qd.sum(axis=0) / z)
+            pn = max(1.0 - acc_ex, 0.0)
+            mean[i, j] = acc_mean + pn * tab0.nex_mean[rj] / tab0.nex_norm[rj]
+            tail[i, j] = acc_tail + pn * tab0.nex_tail[rj] / tab0.nex_norm[rj]
+            p_ex[i, j] = acc_ex
+            if dens is not None:
+                nex_part = pn * tab0.lt[rj] * tab0.nex_mass / tab0.nex_norm[rj]
+                dens[j] = sum(parts, nex_part)
+    return q.Stats(mean=mean, tail=np.clip(tail, 0.0, 1.0), p_ex=p_ex, density=dens)

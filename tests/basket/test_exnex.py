@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import special
 
-from rdstats.basket._exnex import EXNEX
+from rdstats.basket._exnex import EXNEX, allocation_stats
 
 REF = json.loads((Path(__file__).parents[1] / "reference" / "basket_sarcoma.json").read_text())
 N = np.array(REF["data"]["n"])
@@ -178,3 +178,80 @@ def test_mcmc_agrees_with_exact(sarcoma) -> None:
     np.testing.assert_allclose(mc.p_exchangeable, sarcoma.p_exchangeable, atol=0.1)
     assert mc.extra["draws"].shape == (2000, 10)
     assert mc.provenance["seed"] == 11
+
+
+# -- two EX components (Neuenschwander et al. 2016, Table V priors) ---------------------------
+TWO = EXNEX(
+    ex=[(special.logit(0.1), 3.18, 1.0), (special.logit(0.3), 1.94, 1.0)],
+    nex=(special.logit(0.2), 2.5),
+    weights=(0.25, 0.25, 0.5),
+)
+
+
+def test_allocation_enumeration_equals_one_component_engine() -> None:
+    """The enumeration over allocations (used for two components) reproduces the
+    direct one-component computation."""
+    from rdstats.basket import _quadrature as q
+
+    n = np.array([20, 20, 10, 10])
+    r = np.array([3, 8, 1, 5])
+    _grid, comps, tabs, log_w = TABLE5._setup(
+        n, [np.array([x]) for x in r], np.full(4, 0.1), 0.04, 0.2
+    )
+    ridx = np.zeros((1, 4), dtype=np.intp)
+    one = q.hierarchical_stats(comps[0], tabs[0], ridx, log_w[:, 0], log_w[:, 1], density=True)
+    enum = allocation_stats(comps, tabs, ridx, log_w, density=True)
+    np.testing.assert_allclose(enum.mean, one.mean, atol=1e-9)
+    np.testing.assert_allclose(enum.tail, one.tail, atol=1e-9)
+    np.testing.assert_allclose(enum.p_ex, one.p_ex, atol=1e-9)
+    assert one.density is not None and enum.density is not None
+    np.testing.assert_allclose(
+        enum.density / enum.density.sum(axis=1, keepdims=True),
+        one.density / one.density.sum(axis=1, keepdims=True),
+        atol=1e-10,
+    )
+
+
+@pytest.mark.slow
+def test_two_components_monte_carlo_and_refinement() -> None:
+    n = np.array([20, 20, 10, 10])
+    r = np.array([3, 8, 1, 5])
+    f = TWO.fit(r, n)
+    fine = TWO.fit(r, n, grid_step=0.005, dv=0.05)
+    assert np.max(np.abs(f.mean() - fine.mean())) < 1e-5
+    assert np.max(np.abs(f.prob_above(0.1) - fine.prob_above(0.1))) < 2e-5
+    rng = np.random.default_rng(5)
+    m = 400_000
+    mu = np.column_stack(
+        [rng.normal(special.logit(0.1), 3.18, m), rng.normal(special.logit(0.3), 1.94, m)]
+    )
+    tau = np.abs(rng.normal(0.0, 1.0, (m, 2)))
+    z = rng.choice(3, size=(m, 4), p=[0.25, 0.25, 0.5])
+    c = np.minimum(z, 1)
+    ex = np.take_along_axis(mu, c, 1) + np.take_along_axis(tau, c, 1) * rng.standard_normal((m, 4))
+    theta = np.where(z == 2, rng.normal(special.logit(0.2), 2.5, (m, 4)), ex)
+    logw = np.sum(r * theta - n * np.logaddexp(0.0, theta), axis=1)
+    w = np.exp(logw - logw.max())
+    w /= w.sum()
+    p = special.expit(theta)
+    est = w @ p
+    mcse = np.sqrt(w**2 @ (p - est) ** 2)
+    assert np.all(np.abs(est - f.mean()) < 4 * mcse + 1e-4)
+    pex = w @ (z < 2)
+    assert np.all(np.abs(pex - f.p_exchangeable) < 4 * np.sqrt(w**2 @ ((z < 2) - pex) ** 2) + 1e-4)
+
+
+def test_two_components_table_equals_fit() -> None:
+    n = np.array([20, 20, 10, 10])
+    rows = np.array([[0, 0, 0, 0], [3, 8, 1, 5], [20, 0, 10, 0]])
+    tab = TWO.posterior_table(rows, n, 0.1)
+    for i, row in enumerate(rows):
+        f = TWO.fit(row, n, grid_step=0.04, dv=0.2)
+        np.testing.assert_allclose(tab["mean"][i], f.mean(), atol=1e-12)
+        np.testing.assert_allclose(tab["prob_above"][i], f.prob_above(0.1), atol=1e-12)
+        np.testing.assert_allclose(tab["p_exchangeable"][i], f.p_exchangeable, atol=1e-12)
+
+
+def test_two_components_too_many_baskets() -> None:
+    with pytest.raises(ValueError, match="too many for the exact two-component"):
+        TWO.fit(np.zeros(12, dtype=int), np.full(12, 5))
