@@ -265,8 +265,8 @@ class EXNEX:
         _, comps, tabs, log_w = self._setup(n_, rs, p0_, gs, dv_)
         if len(comps) == 1:
             return _run_table(comps[0], tabs[0], r_arr, log_w[:, 0], log_w[:, -1], chunk)
-        st = allocation_stats(comps, tabs, r_arr.astype(np.intp), log_w)
-        return {"mean": st.mean, "prob_above": st.tail, "p_exchangeable": st.p_ex}
+        mean, tail, p_ex = allocation_table(comps, tabs, r_arr.astype(np.intp), log_w)
+        return {"mean": mean, "prob_above": tail, "p_exchangeable": p_ex}
 
 
 def _check_table(
@@ -365,7 +365,7 @@ def allocation_stats(
                 rest = has ^ (1 << j)
                 with np.errstate(divide="ignore"):
                     lco = np.log(p_set[c][has]) - log_i[c][has] + mx[c][rest]
-                co = q.exp_floor(lco - lco.max()) if np.isfinite(lco).any() else 0 * lco
+                co = q.exp_zero(lco - lco.max()) if np.isfinite(lco).any() else 0 * lco
                 ew = co @ ee[c][rest]
                 tab = tables[c][j]
                 z = ew @ tab.norm[rj].ravel()
@@ -384,3 +384,98 @@ def allocation_stats(
                 nex_part = pn * tab0.lt[rj] * tab0.nex_mass / tab0.nex_norm[rj]
                 dens[j] = sum(parts, nex_part)
     return q.Stats(mean=mean, tail=np.clip(tail, 0.0, 1.0), p_ex=p_ex, density=dens)
+
+
+def allocation_table(
+    comps: list[q.Component],
+    tables: list[list[q.BasketTables]],
+    ridx: NDArray[np.intp],
+    log_w: Array,
+    chunk: int = 4,
+) -> tuple[Array, Array, Array]:
+    """Mean, tail probability and P(EX) of :func:`allocation_stats` for many outcome
+    vectors, vectorised over chunks of outcomes (batched matrix products)."""
+    m, k = ridx.shape
+    nc = len(comps)
+    nsub = 1 << k
+    alloc = np.array(np.unravel_index(np.arange((nc + 1) ** k), (nc + 1,) * k)).T
+    bits = 1 << np.arange(k)
+    masks = [(alloc == c) @ bits for c in range(nc)]
+    onehot = [np.eye(nsub)[mk] for mk in masks]  # (Z, nsub)
+    lw_alloc = np.take_along_axis(log_w, alloc.T, axis=1).T.sum(axis=1)  # (Z,)
+    low = [int(s & -s).bit_length() - 1 for s in range(nsub)]
+    is_nex = (alloc == nc).astype(float)  # (Z, K)
+    subsets = np.arange(nsub)
+    # linear-scale tables: each factor >= 10^(-300/(K+1)), so that products of K + 1 of
+    # them stay normal numbers (no exponentials per outcome)
+    floor = -300.0 * np.log(10.0) / (k + 1)
+    amax, alin, prior_lin, pmax = [], [], [], []
+    for c, comp in enumerate(comps):
+        base = (comp.tau.logw[:, None] + comp.log_mu[None, :]).ravel()
+        pmax.append(float(base.max()))
+        prior_lin.append(np.exp(np.maximum(base - base.max(), floor)))
+        am_c, al_c = [], []
+        for j in range(k):
+            la = tables[c][j].log_a.reshape(tables[c][j].log_a.shape[0], -1)
+            am = la.max(axis=1)
+            am_c.append(am)
+            al_c.append(np.exp(np.maximum(la - am[:, None], floor)))
+        amax.append(am_c)
+        alin.append(al_c)
+    bits_of = [[j for j in range(k) if s & (1 << j)] for s in range(nsub)]
+    mean, tail, p_ex = np.zeros((m, k)), np.zeros((m, k)), np.zeros((m, k))
+    for s0 in range(0, m, chunk):
+        rid = ridx[s0 : s0 + chunk]
+        b = rid.shape[0]
+        cols = np.arange(k)
+        log_nex = np.stack([tables[0][j].log_nex[rid[:, j]] for j in cols], axis=1)
+        ee, mx, log_i = [], [], []
+        for c in range(nc):
+            am = np.stack([amax[c][j][rid[:, j]] for j in cols], axis=1)  # (B, K)
+            e = np.empty((b, nsub, prior_lin[c].size))
+            e[:, 0] = prior_lin[c]
+            for s in range(1, nsub):
+                e[:, s] = e[:, s & (s - 1)] * alin[c][low[s]][rid[:, low[s]]]
+            shift = pmax[c] + np.stack([am[:, bits_of[s]].sum(axis=1) for s in range(nsub)], 1)
+            ee.append(e)
+            mx.append(shift)
+            log_i.append(shift + np.log(e.sum(axis=2)))
+        lz = lw_alloc[None, :] + log_nex @ is_nex.T  # (B, Z)
+        for c in range(nc):
+            lz = lz + log_i[c][:, masks[c]]
+        pz = np.exp(lz - lz.max(axis=1, keepdims=True))
+        pz /= pz.sum(axis=1, keepdims=True)
+        p_set = [pz @ oh for oh in onehot]  # (B, nsub)
+        for j in range(k):
+            has = subsets[(subsets & (1 << j)) > 0]
+            rest = has ^ (1 << j)
+            rj = rid[:, j]
+            t0 = tables[0][j]
+            acc_mean, acc_tail, acc_ex = np.zeros(b), np.zeros(b), np.zeros(b)
+            for c in range(nc):
+                tab = tables[c][j]
+                pc = p_set[c][:, has].sum(axis=1)
+                with np.errstate(divide="ignore"):
+                    lco = np.log(p_set[c][:, has]) - log_i[c][:, has] + mx[c][:, rest]
+                top = np.max(lco, axis=1, keepdims=True)
+                co = q.exp_zero(lco - np.where(np.isfinite(top), top, 0.0))
+                tabs3 = np.stack(
+                    [
+                        tab.norm[rj].reshape(b, -1),
+                        tab.mean[rj].reshape(b, -1),
+                        tab.tail[rj].reshape(b, -1),
+                    ],
+                    axis=2,
+                )  # (B, N, 3)
+                ew = np.matmul(co[:, None, :], ee[c][:, rest])  # (B, 1, N)
+                num = np.matmul(ew, tabs3)[:, 0]  # (B, 3)
+                ok = (pc > 0) & (num[:, 0] > 0)
+                z = np.where(ok, num[:, 0], 1.0)
+                acc_mean += np.where(ok, pc * num[:, 1] / z, 0.0)
+                acc_tail += np.where(ok, pc * num[:, 2] / z, 0.0)
+                acc_ex += pc
+            pn = np.maximum(1.0 - acc_ex, 0.0)
+            mean[s0 : s0 + b, j] = acc_mean + pn * t0.nex_mean[rj] / t0.nex_norm[rj]
+            tail[s0 : s0 + b, j] = acc_tail + pn * t0.nex_tail[rj] / t0.nex_norm[rj]
+            p_ex[s0 : s0 + b, j] = acc_ex
+    return mean, np.clip(tail, 0.0, 1.0), p_ex

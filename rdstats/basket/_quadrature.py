@@ -45,9 +45,15 @@ _LOG_TINY = -700.0
 _FLOOR = 1e-100
 
 
-def exp_floor(x: Array) -> Array:
+def exp_zero(x: Array) -> Array:
     """exp(x) for x <= 0, exactly zero below exp(-230) (about 1e-100)."""
     return np.asarray(np.where(x < -230.0, 0.0, np.exp(np.maximum(x, -230.0))))
+
+
+def exp_floor(x: Array) -> Array:
+    """exp(x) for x <= 0, at least exp(-230) (about 1e-100; a relative weight that
+    changes no sum of fewer than 1e80 terms)."""
+    return np.asarray(np.exp(np.maximum(x, -230.0)))
 
 
 def uniform_grid(step: float, half_width: float = 12.0) -> Array:
@@ -259,7 +265,7 @@ def basket_tables(
     h = grid[1] - grid[0]
     ll = binomial_loglik(rs, np.full(rs.shape, n), grid + offset)  # (R, G)
     smax = ll.max(axis=-1, keepdims=True)
-    lt = exp_floor(ll - smax)
+    lt = exp_zero(ll - smax)
     tw = trapezoid_weights(grid)
     ex = special.expit(grid + offset)
     om = tail_weights(grid, threshold - offset)
@@ -327,7 +333,7 @@ def hierarchical_stats(
     dens = np.empty((k, comp.log_mu.size)) if density else None
     for j, tab in enumerate(tables):
         lg = total - log_m[:, j]
-        e = exp_floor(lg - lg.max(axis=(1, 2), keepdims=True))
+        e = exp_zero(lg - lg.max(axis=(1, 2), keepdims=True))
         se = e.sum(axis=(1, 2))
         rj = ridx[:, j]
         ex_norm = np.einsum("btg,btg->b", e, tab.norm[rj])
@@ -425,7 +431,7 @@ def fast_stats(
     for s in range(0, m, chunk):
         rid = ridx[s : s + chunk]
         tot = base + sum(log_ms[j][rid[:, j]] for j in range(k))
-        e = exp_floor(tot - tot.max(axis=1, keepdims=True))
+        e = exp_zero(tot - tot.max(axis=1, keepdims=True))
         for j in range(k):
             dots = np.empty((rid.shape[0], 4))
             vj = vtab[j]
