@@ -39,6 +39,17 @@ def _check_ab(a: float, b: float) -> tuple[float, float]:
 class Stratified:
     """Independent analysis of every basket: ``p_j ~ Beta(a, b)`` a priori.
 
+    Parameters
+    ----------
+    a, b : float
+        Beta prior parameters (default uniform).
+
+    References
+    ----------
+    Berry SM, Broglio KR, Groshen S, Berry DA (2013). Bayesian hierarchical modeling of
+    patient subpopulations: efficient designs of phase II oncology clinical trials.
+    Clinical Trials 10:720-734 (the independent analysis as comparator).
+
     Examples
     --------
     >>> from rdstats.basket._independent import Stratified
@@ -93,6 +104,12 @@ class Stratified:
 class Pooled(Stratified):
     """Complete pooling: one ``p ~ Beta(a, b)`` shared by all baskets, updated with the
     total responders and patients.
+
+    References
+    ----------
+    Neuenschwander B, Wandel S, Roychoudhury S, Bailey S (2016). Robust exchangeability
+    designs for early phase clinical trials with multiple strata. Pharmaceutical
+    Statistics 15:123-134 (stratified and pooled analyses as the extremes of borrowing).
 
     Examples
     --------
