@@ -131,7 +131,7 @@ class EXNEX:
         ]
         if len(comps) > 1:
             size = (1 << k) * max(c.kern.shape[0] for c in comps) * grid.size
-            if size > 6e7:
+            if size > 3e7:
                 raise ValueError(
                     f"{k} baskets are too many for the exact two-component EXNEX at "
                     f"grid_step={grid_step} (2^{k} subsets x {size >> k} nodes); use a "
