@@ -1,6 +1,25 @@
 """Basket and umbrella designs with information sharing across subgroups (in progress):
-the common posterior result :class:`BasketPosterior`."""
+hierarchical models computed deterministically by quadrature -- Berry et al.'s BHM, EXNEX,
+MEM, Fujikawa's similarity-weighted sharing, the calibrated BHM -- with stratified and
+pooled comparators, all returning :class:`BasketPosterior`, and vectorised posterior tables
+for design operating characteristics."""
 
+from rdstats.basket._bhm import BHM
+from rdstats.basket._cbhm import CalibratedBHM
+from rdstats.basket._exnex import EXNEX
+from rdstats.basket._fujikawa import Fujikawa
+from rdstats.basket._independent import Pooled, Stratified
+from rdstats.basket._mem import MEM, MEMPosterior
 from rdstats.basket._posterior import BasketPosterior
 
-__all__ = ["BasketPosterior"]
+__all__ = [
+    "BHM",
+    "EXNEX",
+    "MEM",
+    "BasketPosterior",
+    "CalibratedBHM",
+    "Fujikawa",
+    "MEMPosterior",
+    "Pooled",
+    "Stratified",
+]

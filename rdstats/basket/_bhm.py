@@ -47,7 +47,7 @@ class BHM:
 
     Examples
     --------
-    >>> from rdstats.basket._bhm import BHM
+    >>> from rdstats.basket import BHM
     >>> post = BHM().fit([2, 0, 1, 6], [15, 13, 12, 28])
     >>> [round(float(x), 3) for x in post.mean()]
     [0.13, 0.109, 0.121, 0.15]

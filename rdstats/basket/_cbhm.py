@@ -145,7 +145,7 @@ class CalibratedBHM:
 
     Examples
     --------
-    >>> from rdstats.basket._cbhm import CalibratedBHM
+    >>> from rdstats.basket import CalibratedBHM
     >>> a, b = CalibratedBHM.calibrate([20, 20, 20], 0.15, 0.35, n_sim=2000, rng=1)
     >>> round(a, 2), round(b, 2)
     (-1.58, 4.43)

@@ -62,7 +62,7 @@ class EXNEX:
 
     Examples
     --------
-    >>> from rdstats.basket._exnex import EXNEX
+    >>> from rdstats.basket import EXNEX
     >>> model = EXNEX(ex=[(-1.735, 0.146**-0.5, 1.0)], nex=(-1.734, 0.128**-0.5))
     >>> post = model.fit([2, 0, 1, 6, 7, 3, 5, 1, 0, 3], [15, 13, 12, 28, 29, 29, 26, 5, 2, 20])
     >>> [round(float(x), 3) for x in post.mean()[:4]]

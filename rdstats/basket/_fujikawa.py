@@ -82,7 +82,7 @@ class Fujikawa:
 
     Examples
     --------
-    >>> from rdstats.basket._fujikawa import Fujikawa
+    >>> from rdstats.basket import Fujikawa
     >>> post = Fujikawa().fit([2, 3, 9], [15, 15, 15])
     >>> post.extra["weights"].round(3)
     array([[1.   , 0.865, 0.   ],

@@ -52,7 +52,7 @@ class Stratified:
 
     Examples
     --------
-    >>> from rdstats.basket._independent import Stratified
+    >>> from rdstats.basket import Stratified
     >>> post = Stratified(a=1, b=1).fit([2, 0], [15, 13])
     >>> [round(float(x), 4) for x in post.mean()]  # (r + 1) / (n + 2)
     [0.1765, 0.0667]
@@ -113,7 +113,7 @@ class Pooled(Stratified):
 
     Examples
     --------
-    >>> from rdstats.basket._independent import Pooled
+    >>> from rdstats.basket import Pooled
     >>> post = Pooled().fit([2, 0], [15, 13])
     >>> [round(float(x), 4) for x in post.mean()]  # (2 + 1) / (28 + 2)
     [0.1, 0.1]

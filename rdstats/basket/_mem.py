@@ -272,7 +272,7 @@ class MEM:
 
     Examples
     --------
-    >>> from rdstats.basket._mem import MEM
+    >>> from rdstats.basket import MEM
     >>> post = MEM().fit([2, 3, 9], [15, 15, 15])
     >>> post.exchangeability.round(2)
     array([[1.  , 0.75, 0.06],
