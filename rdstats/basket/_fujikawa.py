@@ -27,6 +27,7 @@ from rdstats.basket._mem import (
     beta_logit_logpdf,
     beta_mixture_logit_density,
     beta_mixture_summaries,
+    beta_mixture_tails,
     check_beta_prior,
     check_counts,
     check_table,
@@ -164,6 +165,7 @@ class Fujikawa:
         rr, nn, labels = check_counts(r, n, names)
         w, pa, pb = self._shared(rr[None, :], nn)
         dens = beta_mixture_logit_density(np.ones((rr.size, 1)), pa[0][:, None], pb[0][:, None])
+        tails = beta_mixture_tails(np.ones((rr.size, 1)), pa[0][:, None], pb[0][:, None])
         extra: dict[str, Any] = {
             "weights": readonly(w[0]),
             "shape1": readonly(pa[0]),
@@ -177,6 +179,7 @@ class Fujikawa:
             names=labels,
             grid=LOGIT_GRID,
             density=dens,
+            tails=readonly(tails),
             extra=extra,
             provenance=provenance(
                 {

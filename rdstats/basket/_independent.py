@@ -77,6 +77,8 @@ class Stratified:
         a, b = self._ab(r_, n_)
         dens = _beta_logit_density(a, b, LOGIT_GRID)
         dens = dens / np.asarray(np.trapezoid(dens, LOGIT_GRID, axis=1))[:, None]
+        lo, hi = special.expit(LOGIT_GRID[0]), special.expit(LOGIT_GRID[-1])
+        tails = np.stack([special.betainc(a, b, lo), special.betaincc(a, b, hi)], axis=1)
         return BasketPosterior(
             model=type(self).__name__,
             r=r_,
@@ -84,6 +86,7 @@ class Stratified:
             names=labels,
             grid=LOGIT_GRID,
             density=dens,
+            tails=tails,
             extra={"a": a, "b": b},
             provenance=provenance({"r": r_.tolist(), "n": n_.tolist(), "model": repr(self)}),
         )

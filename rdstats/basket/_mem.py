@@ -118,6 +118,15 @@ def beta_mixture_logit_density(
     return np.asarray(d / np.trapezoid(d, grid, axis=-1)[..., None])
 
 
+def beta_mixture_tails(weights: Array, a: Array, b: Array, grid: Array = LOGIT_GRID) -> Array:
+    """Probability of the beta mixture below and above the grid's ends, shape (..., 2)."""
+    w = np.asarray(weights, dtype=float)
+    lo, hi = special.expit(grid[0]), special.expit(grid[-1])
+    below = np.sum(w * special.betainc(a, b, lo), axis=-1)
+    above = np.sum(w * special.betaincc(a, b, hi), axis=-1)
+    return np.stack([below, above], axis=-1)
+
+
 def beta_mixture_summaries(w: Array, a: Array, b: Array, p0: Array) -> tuple[Array, Array]:
     """Closed-form mean and P(p > p0) of beta mixtures (components on the last axis; p0
     broadcast against the leading axes)."""
@@ -334,6 +343,7 @@ class MEM:
         method = self._method(k)
         seed: Any = None
         dens = np.empty((k, LOGIT_GRID.size))
+        tails = np.zeros((k, 2))
         mean = np.empty(k)
         p_exch = np.zeros(k)
         if method == "exact" or k == 1:
@@ -342,6 +352,7 @@ class MEM:
             for j in range(k):
                 w, pa, pb, pat = _mem_exact(rr[None, :], nn, prior, a, b, j)
                 dens[j] = beta_mixture_logit_density(w[0], pa[0], pb[0])
+                tails[j] = beta_mixture_tails(w[0], pa[0], pb[0])
                 mean[j] = np.sum(w[0] * pa[0] / (pa[0] + pb[0]))
                 exch[j] = w[0] @ pat
                 weights.append({"patterns": pat.astype(int).tolist(), "weights": w[0].tolist()})
@@ -363,6 +374,7 @@ class MEM:
                 sa = np.asarray(a + pats.astype(float) @ rr, dtype=float)
                 sb = np.asarray(b + pats.astype(float) @ f, dtype=float)
                 dens[j] = beta_mixture_logit_density(freq, sa, sb)
+                tails[j] = beta_mixture_tails(freq, sa, sb)
                 mean[j] = np.sum(freq * sa / (sa + sb))
             off = states.copy()
             off[:, np.arange(k), np.arange(k)] = False
@@ -381,6 +393,7 @@ class MEM:
             density=dens,
             p_exchangeable=readonly(np.asarray(p_exch, dtype=float)),
             exchangeability=readonly(np.asarray(exch, dtype=float)),
+            tails=readonly(tails),
             extra=extra,
             provenance=provenance(
                 {

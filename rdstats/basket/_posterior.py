@@ -62,6 +62,10 @@ class BasketPosterior:
     p_exchangeable : ndarray or None
         Posterior probability that each basket is exchangeable with the others (EXNEX:
         of the EX component; MEM: see the model).
+    tails : ndarray or None
+        (K, 2) posterior probability of ``p_j`` below and above the grid's ends (from
+        models whose posteriors are known in closed form, e.g. beta mixtures); None means
+        the grid holds all the mass. Summaries add these masses at the ends.
     exchangeability : ndarray or None
         (K, K) pairwise posterior exchangeability (MEM).
     level : float
@@ -80,6 +84,7 @@ class BasketPosterior:
     density: Array
     p_exchangeable: Array | None = None
     exchangeability: Array | None = None
+    tails: Array | None = None
     level: float = 0.95
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
     provenance: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -92,26 +97,46 @@ class BasketPosterior:
     def n_baskets(self) -> int:
         return int(self.r.size)
 
+    def _tails(self) -> tuple[Array, Array]:
+        if self.tails is None:
+            z = np.zeros(self.n_baskets)
+            return z, z
+        t = np.asarray(self.tails, dtype=float)
+        return t[:, 0], t[:, 1]
+
+    def _moment(self, power: int) -> Array:
+        low, high = self._tails()
+        p = special.expit(self.grid)
+        inner = np.trapezoid(self.density * p**power, self.grid, axis=1)
+        edge_lo, edge_hi = special.expit(self.grid[0]) ** power, special.expit(self.grid[-1])
+        return np.asarray((1.0 - low - high) * inner + low * edge_lo / 2 + high * (1 + edge_hi) / 2)
+
     def mean(self) -> Array:
         """Posterior mean of every basket's response rate."""
-        p = special.expit(self.grid)
-        return np.asarray(np.trapezoid(self.density * p, self.grid, axis=1))
+        return self._moment(1)
 
     def sd(self) -> Array:
         """Posterior SD of every basket's response rate."""
-        p = special.expit(self.grid)
-        m2 = np.trapezoid(self.density * p**2, self.grid, axis=1)
-        return np.asarray(np.sqrt(np.maximum(m2 - self.mean() ** 2, 0.0)))
+        return np.asarray(np.sqrt(np.maximum(self._moment(2) - self.mean() ** 2, 0.0)))
+
+    def _full_cdf(self) -> Array:
+        low, high = self._tails()
+        return np.asarray(
+            low[:, None] + (1.0 - low - high)[:, None] * _cdf(self.density, self.grid)
+        )
 
     def cdf(self, p: ArrayLike) -> Array:
         """P(p_j <= p) for every basket (``p`` a scalar or one value per basket)."""
         q = np.broadcast_to(np.asarray(p, dtype=float), (self.n_baskets,))
         if np.any((q < 0) | (q > 1)):
             raise ValueError(f"p must be in [0, 1], got {np.asarray(p).tolist()}")
-        c = _cdf(self.density, self.grid)
+        c = self._full_cdf()
         with np.errstate(divide="ignore"):
             x = special.logit(q)
-        return np.array([np.interp(x[k], self.grid, c[k]) for k in range(self.n_baskets)])
+        # beyond the grid: 0 below and 1 above (the tail masses lie between)
+        return np.array(
+            [np.interp(x[k], self.grid, c[k], left=0.0, right=1.0) for k in range(self.n_baskets)]
+        )
 
     def prob_above(self, p0: ArrayLike) -> Array:
         """P(p_j > p0_j) for every basket."""
@@ -121,7 +146,7 @@ class BasketPosterior:
         """Quantile ``q`` of every basket's response rate."""
         if not 0 < q < 1:
             raise ValueError(f"q must be in (0, 1), got {q!r}")
-        c = _cdf(self.density, self.grid)
+        c = self._full_cdf()
         x = np.array([np.interp(q, c[k], self.grid) for k in range(self.n_baskets)])
         return np.asarray(special.expit(x))
 
