@@ -19,7 +19,9 @@ from rdstats.basket._bhm import BHM
 from rdstats.basket._design import BasketDesign, BasketOC
 from rdstats.basket._design_rules import BasketRule
 from rdstats.basket._exnex import EXNEX
+from rdstats.basket._fujikawa import Fujikawa
 from rdstats.basket._independent import Pooled, Stratified
+from rdstats.basket._mem import MEM
 
 COARSE = {"grid_step": 0.04, "dv": 0.2}  # posterior_table's defaults, passed to fit
 EXNEX5 = EXNEX(ex=[(special.logit(0.1), 3.18, 1.0)], nex=(special.logit(0.2), 2.5))
@@ -28,6 +30,16 @@ MODELS = {
     "pooled": (Pooled(), {}),
     "bhm": (BHM(), COARSE),
     "exnex": (EXNEX5, COARSE),
+    "exnex2": (  # Neuenschwander et al. (2016) Table V: two EX components
+        EXNEX(
+            ex=[(special.logit(0.1), 3.18, 1.0), (special.logit(0.3), 1.94, 1.0)],
+            nex=(special.logit(0.2), 2.5),
+            weights=(0.25, 0.25, 0.5),
+        ),
+        COARSE,
+    ),
+    "mem": (MEM(), {}),
+    "fujikawa": (Fujikawa(), {}),
 }
 RULE = BasketRule(prob=[0.8, 0.85], threshold=[0.1, 0.15], min_mean=0.2)
 SCEN = np.array([[0.1, 0.15], [0.1, 0.4], [0.35, 0.45]])
@@ -141,6 +153,11 @@ def test_monte_carlo_analyses_distinct_outcomes_once() -> None:
     for rows in model.calls:
         assert len(np.unique(rows, axis=0)) == len(rows) <= 49
     assert res.outcomes is not None and len(res.outcomes) == 3000
+    design.oc([[0.3, 0.5]])  # builds the table: simulation now looks decisions up
+    again = design.simulate([[0.3, 0.5]], n_trials=3000, batch_size=1000, rng=3, progress=False)
+    assert len(model.calls) == 4
+    for col in ("go_1", "go_2", "mean_1", "r_2", "fwe"):
+        np.testing.assert_array_equal(again.outcomes[col], res.outcomes[col])
 
 
 @pytest.mark.parametrize("name", ["bhm", "exnex", "pooled"])
