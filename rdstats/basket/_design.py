@@ -152,9 +152,9 @@ class BasketDesign:
 
     Examples
     --------
-    >>> from rdstats.basket._design import BasketDesign
-    >>> from rdstats.basket._design_rules import BasketRule
-    >>> from rdstats.basket._independent import Stratified
+    >>> from rdstats.basket import BasketDesign
+    >>> from rdstats.basket import BasketRule
+    >>> from rdstats.basket import Stratified
     >>> design = BasketDesign(Stratified(), [10, 10], BasketRule(prob=0.9, threshold=0.1))
     >>> oc = design.oc([[0.1, 0.1], [0.1, 0.4]])
     >>> oc.baskets[["p", "p_go"]].round(4)

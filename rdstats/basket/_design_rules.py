@@ -52,7 +52,7 @@ class BasketRule:
 
     Examples
     --------
-    >>> from rdstats.basket._design_rules import BasketRule
+    >>> from rdstats.basket import BasketRule
     >>> rule = BasketRule(prob=0.9, threshold=0.1, min_mean=0.2)
     >>> rule.decide([[0.25, 0.15]], [[0.95, 0.95]], 2).tolist()
     [[True, False]]
