@@ -394,7 +394,58 @@ def check_step(grid_step: float, dv: float) -> tuple[float, float]:
     return float(grid_step), float(dv)
 
 
-def fast_stats(
+def product_table(prior: Array, facs: list[Array], tabs: list[Array]) -> tuple[Array, Array]:
+    """Sums over the nodes of products of per-basket factors, for every combination
+    of counts (C order over the baskets).
+
+    ``tot[r] = sum_a prior(a) prod_j facs[j][r_j, a]`` and ``ratio[r, j, q] = sum_a
+    prior(a) prod_{k != j} facs[k][r_k, a] tabs[j][r_j, q, a] / tot[r]`` (0 where
+    ``tot`` is 0), for ``prior`` (N,), ``facs[j]`` (R_j, N), ``tabs[j]`` (R_j, Q, N) on a
+    common linear scale. The baskets are split into two halves; the products over each
+    half are formed once per combination of its counts (outer products) and the two
+    halves are combined by one matrix product per table."""
+    k = len(facs)
+    nn = prior.size
+    halves = (list(range((k + 1) // 2)), list(range((k + 1) // 2, k)))
+
+    def outer(h: int, swap: int = -1, qq: int = 0) -> Array:
+        out = (prior if h == 0 else np.ones(nn))[None, :]
+        for j in halves[h]:
+            f = tabs[j][:, qq] if j == swap else facs[j]
+            out = (out[:, None, :] * f[None, :, :]).reshape(-1, nn)
+        return out
+
+    left, right = outer(0), outer(1)
+    tot = (left @ right.T).ravel()
+    ok = tot > 0
+    den = np.where(ok, tot, 1.0)
+    nq = tabs[0].shape[1]
+    ratio = np.zeros((tot.size, k, nq))
+    for j in range(k):
+        for qq in range(nq):
+            if j in halves[0]:
+                num = outer(0, j, qq) @ right.T
+            else:
+                num = left @ outer(1, j, qq).T
+            ratio[:, j, qq] = np.where(ok, num.ravel() / den, 0.0)
+    return tot, ratio
+
+
+def dense_ok(dims: tuple[int, ...], m: int) -> bool:
+    """Whether tables over all ``prod(dims)`` count combinations are cheaper than ``m``
+    rows one by one (a combination costs about 1/40 of a row; at most 400,000)."""
+    size = math.prod(dims)
+    return size <= 400_000 and 40 * m >= size
+
+
+def linear_floor(x: Array, k: int) -> Array:
+    """``x`` (<= about 1) with entries below ``10^(-290 / (k + 1))`` set to zero, so
+    that products of ``k + 1`` factors are zero or normal numbers (subnormal ones are
+    slow to multiply)."""
+    return np.asarray(np.where(x < 10.0 ** (-290.0 / (k + 1)), 0.0, x))
+
+
+def fast_stats_rows(
     comp: Component,
     tables: list[BasketTables],
     ridx: NDArray[np.intp],
@@ -441,4 +492,46 @@ def fast_stats(
             mean[s : s + chunk, j] = dots[:, 1] / dots[:, 0]
             tail[s : s + chunk, j] = dots[:, 2] / dots[:, 0]
             p_ex[s : s + chunk, j] = dots[:, 3] / dots[:, 0]
+    return mean, np.clip(tail, 0.0, 1.0), p_ex
+
+
+def fast_stats(
+    comp: Component,
+    tables: list[BasketTables],
+    ridx: NDArray[np.intp],
+    log_w_ex: Array,
+    log_w_nex: Array,
+    chunk: int = 128,
+) -> tuple[Array, Array, Array]:
+    """Mean, tail probability and P(EX) for outcome vectors ``ridx`` (M, K): the same
+    numbers as :func:`hierarchical_stats`. Each basket's factor (the mixture of its EX
+    and NEX marginals) depends on its own count only, so when the rows cover a good part
+    of all count combinations the sums over the nodes are done for every combination by
+    :func:`product_table` and looked up; else row by row (:func:`fast_stats_rows`)."""
+    dims = tuple(t.lt.shape[0] for t in tables)
+    if not dense_ok(dims, ridx.shape[0]):
+        return fast_stats_rows(comp, tables, ridx, log_w_ex, log_w_nex, chunk)
+    base = (comp.tau.logw[:, None] + comp.log_mu[None, :]).ravel()
+    k = len(tables)
+    w_ex, w_nex = np.exp(log_w_ex), np.exp(log_w_nex)
+    facs, tabs = [], []
+    for j, tab in enumerate(tables):
+        rr = tab.lt.shape[0]
+        a = np.exp(tab.log_a.reshape(rr, -1) - tab.smax[:, None])
+        nex = np.exp(tab.log_nex - tab.smax)[:, None]
+        fac = w_ex[j] * a + w_nex[j] * nex
+        scale = fac.max(axis=1, keepdims=True)
+        scale = np.where(scale > 0, scale, 1.0)
+        facs.append(linear_floor(fac / scale, k))
+        rows = []
+        for name in ("norm", "mean", "tail"):
+            v = w_ex[j] * getattr(tab, name).reshape(rr, -1)
+            rows.append(v + w_nex[j] * getattr(tab, "nex_" + name)[:, None])
+        rows.append(w_ex[j] * tab.norm.reshape(rr, -1))
+        tabs.append(linear_floor(np.stack(rows, axis=1) / scale[:, :, None], k))  # (R, 4, N)
+    prior = linear_floor(np.exp(base - base.max()), k)
+    _, ratio = product_table(prior, facs, tabs)
+    ratio = ratio[np.ravel_multi_index(tuple(ridx.T), dims)]
+    norm = np.where(ratio[:, :, 0] > 0, ratio[:, :, 0], 1.0)
+    mean, tail, p_ex = (ratio[:, :, i] / norm for i in (1, 2, 3))
     return mean, np.clip(tail, 0.0, 1.0), p_ex

@@ -130,3 +130,16 @@ def test_mcmc_warns_on_poor_convergence() -> None:
 
     with pytest.warns(ConvergenceWarning, match="R-hat"):
         BHM().fit(R, N, method="mcmc", rng=1, draws=50, tune=50, chains=2)
+
+
+def test_table_of_all_outcomes_equals_fit() -> None:
+    """The table over all count combinations (matrix products over halves of the
+    baskets) gives the numbers of fit."""
+    model = BHM()
+    n = np.array([5, 3, 4])
+    rows = np.array(np.meshgrid(*[np.arange(x + 1) for x in n], indexing="ij")).reshape(3, -1).T
+    tab = model.posterior_table(rows, n, 0.2, grid_step=0.05, dv=0.25)
+    for i in (0, 33, rows.shape[0] - 1):
+        f = model.fit(rows[i], n, grid_step=0.05, dv=0.25)
+        np.testing.assert_allclose(tab["mean"][i], f.mean(), atol=1e-12)
+        np.testing.assert_allclose(tab["prob_above"][i], f.prob_above(0.2), atol=1e-12)

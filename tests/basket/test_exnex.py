@@ -255,3 +255,33 @@ def test_two_components_table_equals_fit() -> None:
 def test_two_components_too_many_baskets() -> None:
     with pytest.raises(ValueError, match="too many for the exact two-component"):
         TWO.fit(np.zeros(12, dtype=int), np.full(12, 5))
+
+
+@pytest.mark.parametrize("model", [TABLE5, TWO], ids=["one component", "two components"])
+def test_table_of_all_outcomes_equals_row_by_row(model: EXNEX) -> None:
+    """All count combinations at once (products over two halves of the baskets, matrix
+    products) give the row-by-row numbers, with n = 0 and unequal n among the baskets."""
+    from rdstats.basket import _quadrature as q
+    from rdstats.basket._exnex import allocation_rows, allocation_table
+
+    n = np.array([4, 0, 3, 2])
+    rows = np.array(np.meshgrid(*[np.arange(x + 1) for x in n], indexing="ij")).reshape(4, -1).T
+    dims = tuple(int(x) + 1 for x in n)
+    assert q.dense_ok(dims, rows.shape[0]) and not q.dense_ok(dims, 1)
+    _grid, comps, tabs, log_w = model._setup(
+        n, [np.arange(x + 1) for x in n], np.full(4, 0.15), 0.05, 0.25
+    )
+    ridx = rows.astype(np.intp)
+    if len(comps) == 1:
+        dense = q.fast_stats(comps[0], tabs[0], ridx, log_w[:, 0], log_w[:, 1])
+        rowwise = q.fast_stats_rows(comps[0], tabs[0], ridx, log_w[:, 0], log_w[:, 1])
+    else:
+        dense = allocation_table(comps, tabs, ridx, log_w)
+        rowwise = allocation_rows(comps, tabs, ridx, log_w)
+    for a, b in zip(dense, rowwise, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+    tab = model.posterior_table(rows, n, 0.15, grid_step=0.05, dv=0.25)
+    np.testing.assert_allclose(tab["mean"], dense[0], atol=1e-15)
+    f = model.fit(rows[17], n, grid_step=0.05, dv=0.25)
+    np.testing.assert_allclose(tab["mean"][17], f.mean(), atol=1e-12)
+    np.testing.assert_allclose(tab["prob_above"][17], f.prob_above(0.15), atol=1e-12)
