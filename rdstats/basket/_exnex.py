@@ -411,7 +411,7 @@ def allocation_table(
     masks = [(alloc == c) @ bits for c in range(nc)]
     lw_alloc = np.take_along_axis(log_w, alloc.T, axis=1).T.sum(axis=1)  # (Z,)
     dims = tuple(t.lt.shape[0] for t in tables[0])
-    if not q.dense_ok(dims, m):
+    if not q.dense_ok(dims, m, tables[0][0].log_a[0].size, 3 * k * nsub * nc):
         return allocation_rows(comps, tables, ridx, log_w)
     cols = np.arange(k)
     log_i = np.zeros((nc, m, nsub))

@@ -431,11 +431,14 @@ def product_table(prior: Array, facs: list[Array], tabs: list[Array]) -> tuple[A
     return tot, ratio
 
 
-def dense_ok(dims: tuple[int, ...], m: int) -> bool:
+def dense_ok(dims: tuple[int, ...], m: int, nodes: int = 0, per_row: int = 0) -> bool:
     """Whether tables over all ``prod(dims)`` count combinations are cheaper than ``m``
-    rows one by one (a combination costs about 1/40 of a row; at most 400,000)."""
+    rows one by one (a combination costs about 1/40 of a row; at most 400,000
+    combinations, ``nodes`` x the larger half's combinations at most 5e7 and ``m`` x
+    ``per_row`` at most 1e8 numbers in memory)."""
     size = math.prod(dims)
-    return size <= 400_000 and 40 * m >= size
+    half = max(math.prod(dims[: (len(dims) + 1) // 2]), math.prod(dims[(len(dims) + 1) // 2 :]))
+    return size <= 400_000 and 40 * m >= size and half * nodes <= 5e7 and m * per_row <= 1e8
 
 
 def linear_floor(x: Array, k: int) -> Array:
@@ -509,7 +512,7 @@ def fast_stats(
     of all count combinations the sums over the nodes are done for every combination by
     :func:`product_table` and looked up; else row by row (:func:`fast_stats_rows`)."""
     dims = tuple(t.lt.shape[0] for t in tables)
-    if not dense_ok(dims, ridx.shape[0]):
+    if not dense_ok(dims, ridx.shape[0], tables[0].log_a[0].size, 4 * len(dims)):
         return fast_stats_rows(comp, tables, ridx, log_w_ex, log_w_nex, chunk)
     base = (comp.tau.logw[:, None] + comp.log_mu[None, :]).ravel()
     k = len(tables)
