@@ -27,7 +27,8 @@ Timed (one core: BLAS threads set to 1 before numpy is imported; wall clock with
    go probabilities, are recorded.
 3. Unless ``--quick``: accuracy of the deterministic posterior against PyMC (NUTS) for
    a handful of outcome vectors (largest absolute differences of the posterior means
-   and of P(p_j > 0.1), with the Monte Carlo standard errors of the PyMC means).
+   and of P(p_j > 0.1), with naive standard errors of the PyMC means), and against
+   importance sampling from the prior (2,000,000 draws; an independent check).
 """
 
 from __future__ import annotations
@@ -99,6 +100,29 @@ def timed(fn: Any, repeats: int) -> tuple[float, Any]:
     return statistics.median(times), out
 
 
+def importance_means(row: list[int], draws: int = 2_000_000) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means by importance sampling from the prior (an independent check):
+    estimate and its standard error from 4 independent batches."""
+    rng = np.random.default_rng(7)
+    r = np.asarray(row)
+    ests = []
+    for _ in range(4):
+        m = draws // 4
+        mu = np.column_stack([rng.normal(c[0], c[1], m) for c in MODEL.ex])
+        tau = np.abs(rng.normal(0.0, 1.0, (m, 2)))
+        z = rng.choice(3, size=(m, N.size), p=[0.25, 0.25, 0.5])
+        c = np.minimum(z, 1)
+        th = np.take_along_axis(mu, c, 1) + np.take_along_axis(tau, c, 1) * rng.standard_normal(
+            (m, N.size)
+        )
+        th = np.where(z == 2, rng.normal(special.logit(0.2), 2.5, (m, N.size)), th)
+        lw = np.sum(r * th - N * np.logaddexp(0.0, th), axis=1)
+        w = np.exp(lw - lw.max())
+        ests.append(w @ special.expit(th) / w.sum())
+    e = np.array(ests)
+    return e.mean(axis=0), e.std(axis=0, ddof=1) / 2
+
+
 def pymc_accuracy(draws: int) -> list[dict[str, Any]]:
     """Exact posterior against PyMC draws: means and P(p_j > 0.1) of the draws, with
     naive standard errors (draw SD / sqrt(number of draws), no autocorrelation)."""
@@ -111,6 +135,7 @@ def pymc_accuracy(draws: int) -> list[dict[str, Any]]:
         p = np.asarray(mc.extra["draws"])
         mean, above = p.mean(axis=0), (p > 0.1).mean(axis=0)
         se = np.sqrt(p.var(axis=0) / p.shape[0])
+        is_mean, is_se = importance_means(row)
         out.append(
             {
                 "r": row,
@@ -127,6 +152,11 @@ def pymc_accuracy(draws: int) -> list[dict[str, Any]]:
                     float(np.max(np.abs(exact.prob_above(0.1) - above))), 5
                 ),
                 "mcmc_seconds": round(sec, 1),
+                "importance_sampling_mean": np.round(is_mean, 5).tolist(),
+                "importance_sampling_se": np.round(is_se, 5).tolist(),
+                "max_abs_diff_mean_to_importance_sampling_in_se": round(
+                    float(np.max(np.abs(exact.mean() - is_mean) / is_se)), 2
+                ),
             }
         )
     return out
