@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_external.py
 	$(BIN)/python benchmarks/bench_external_design.py
 	$(BIN)/python benchmarks/bench_nof1.py
+	$(BIN)/python benchmarks/bench_basket.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
