@@ -73,9 +73,10 @@ def stratum_overlap(
     own = np.stack(
         [_sd(e[:, :n_trial], onehot[:, :n_trial]), _sd(e[:, n_trial:], onehot[:, n_trial:])], axis=2
     )
-    spread = np.where(own > 0, own, sd[:, :, None])
+    spread = np.where(own > 1e-9 * sd[:, :, None], own, sd[:, :, None])  # as _ps_borrowing
     h = 1.06 * spread * np.maximum(counts, 1) ** -0.2  # (B, K, 2)
     lo, hi = cuts[:, :-1], cuts[:, 1:]
+    h = np.maximum(h, ((hi - lo) / (_GRID - 1))[:, :, None])  # the grid's resolution
     frac = np.linspace(0.0, 1.0, _GRID)
     r = np.zeros((b, k))
     for start in range(0, b, _CHUNK):

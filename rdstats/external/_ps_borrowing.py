@@ -54,6 +54,7 @@ __all__ = ["PSPowerPrior", "overlap_coefficient", "ps_power_prior"]
 Array = NDArray[np.float64]
 _OVERLAP = ("ovl", "equal")
 _GRID = 201
+_TINY = 1e-9  # a group SD below this fraction of the pooled SD counts as no spread
 
 
 def overlap_coefficient(a: Any, b: Any, lower: float, upper: float) -> float:
@@ -61,7 +62,8 @@ def overlap_coefficient(a: Any, b: Any, lower: float, upper: float) -> float:
 
     ``int min(f_a, f_b)`` for Gaussian kernel density estimates with the normal-reference
     bandwidth ``1.06 s n^(-1/5)`` (``s`` and ``n`` the SD and size of the group's sample;
-    the pooled sample's SD for a group of one or without spread), each renormalised to
+    the pooled sample's SD for a group of one or without spread; at least the spacing of
+    the integration grid), each renormalised to
     integrate to one over the interval; trapezoidal rule on 201 points. 0 when a sample
     is empty; 1 when the pooled sample has no spread.
 
@@ -82,10 +84,13 @@ def overlap_coefficient(a: Any, b: Any, lower: float, upper: float) -> float:
     if sd == 0.0 or not upper > lower:
         return 1.0
     grid = np.linspace(lower, upper, _GRID)
+    step = (upper - lower) / (_GRID - 1)
 
     def density(v: Array) -> Array:
         own = float(np.std(v, ddof=1)) if v.size > 1 else 0.0
-        h = 1.06 * (own if own > 0 else sd) * v.size ** (-0.2)
+        # identical scores give an SD of rounding size: no spread of their own
+        h = 1.06 * (own if own > _TINY * sd else sd) * v.size ** (-0.2)
+        h = max(h, step)  # no narrower than the integration grid can resolve
         d = np.exp(-0.5 * ((grid[:, None] - v[None, :]) / h) ** 2).sum(axis=1)
         return np.asarray(d / np.trapezoid(d, grid))
 

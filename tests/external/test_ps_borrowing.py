@@ -264,3 +264,9 @@ def test_outcome_without_spread_is_an_error() -> None:
     d = trial().assign(y=5.0)
     with pytest.raises(ValueError, match="treated outcomes have no spread"):
         ps_power_prior(d, "y", ["x"], study="study", n_borrow=10)
+
+
+def test_overlap_coefficient_identical_scores_in_a_group() -> None:
+    """Identical scores have an SD of rounding size, not a bandwidth (hypothesis case)."""
+    r = overlap_coefficient([0.0, 0.0], [0.05320179296318607] * 3, 0.0, 1.0)
+    assert np.isfinite(r) and 0.0 <= r <= 1.0

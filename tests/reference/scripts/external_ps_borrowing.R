@@ -29,7 +29,7 @@ ovl <- function(a, b, lo, hi) {
   trap <- function(f) sum(diff(x) * (head(f, -1) + tail(f, -1)) / 2)
   dens <- function(v) {
     own <- if (length(v) > 1) sd(v) else 0
-    h <- 1.06 * (if (own > 0) own else s) * length(v)^(-0.2)
+    h <- max(1.06 * (if (own > 1e-9 * s) own else s) * length(v)^(-0.2), (hi - lo) / 200)
     f <- sapply(x, function(xx) sum(dnorm((xx - v) / h)))
     f / trap(f)
   }
