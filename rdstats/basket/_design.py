@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
+from scipy import special
 
 from rdstats._provenance import provenance
 from rdstats._validation import as_int_array, readonly
@@ -21,6 +21,14 @@ Array = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 __all__ = ["BasketDesign", "BasketOC"]
+
+
+def _binom_pmf(n: int, p: float) -> NDArray[np.float64]:
+    """Binomial probabilities of 0..n, from logs (exact for rates down to the smallest
+    float, where boost's pmf overflows)."""
+    k = np.arange(n + 1, dtype=float)
+    log_c = special.gammaln(n + 1.0) - special.gammaln(k + 1.0) - special.gammaln(n - k + 1.0)
+    return np.asarray(np.exp(log_c + special.xlogy(k, p) + special.xlog1py(n - k, -p)))
 
 
 @dataclass(frozen=True)
@@ -319,7 +327,7 @@ class BasketDesign:
     def _weights(self, r: IntArray, p: Array) -> Array:
         w = np.ones(r.shape[0])
         for j in range(self.n_baskets):
-            pmf = stats.binom.pmf(np.arange(int(self.n[j]) + 1), int(self.n[j]), p[j])
+            pmf = _binom_pmf(int(self.n[j]), float(p[j]))
             w *= pmf[r[:, j]]
         return w
 
